@@ -1,0 +1,122 @@
+"""Arguments and results of the activities: small, typed, free of image bytes.
+
+The workflow imports this module, so it holds plain data only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from domain.credits import Payer
+from domain.outcome import Outcome
+from domain.plan import Category, JobKind, JobPlan
+
+MAIN_ACTIVITY_NAMES = ("start_job", "resolve_inputs", "record_output", "finish_job")
+IMAGE_ACTIVITY_NAMES = ("generate_image",)
+
+
+class FailureType:
+    """`ApplicationError.type` values the workflow branches on."""
+
+    INVALID_INPUT = "InvalidJobInput"
+    INSUFFICIENT_CREDITS = "InsufficientCredits"
+    NO_PAYER = "NoPayer"
+    IMAGE_REJECTED = "ImageRejected"
+    GENERATOR_AUTH = "GeneratorAuthError"
+    JOB_CANCELLED = "JobCancelled"
+    JOB_FAILED = "JobFailed"
+
+    JOB_LEVEL = (INVALID_INPUT, INSUFFICIENT_CREDITS, NO_PAYER)
+
+
+@dataclass(frozen=True)
+class StartedJob:
+    """Result of `start_job`: either a runnable job or the reason it is left untouched."""
+
+    job_id: str
+    skipped_reason: str | None = None
+    plan: JobPlan | None = None
+    payer: Payer | None = None
+    """None for prepaid (modify) jobs."""
+    owner: str | None = None
+    """Member whose folder the outputs go to."""
+    job_type: str = ""
+    production_path: str = ""
+    org_id: str = ""
+    member_id: str = ""
+    price: int = 0
+    """Credits per produced image, fixed when the job starts."""
+    image_task_queue: str = ""
+
+
+@dataclass(frozen=True)
+class ResolveInputsRequest:
+    job_id: str
+    attach_ids: list[int]
+
+
+@dataclass(frozen=True)
+class ResolvedInput:
+    attach_id: int
+    path: str
+
+
+@dataclass(frozen=True)
+class ResolvedInputs:
+    inputs: list[ResolvedInput]
+    unavailable: dict[int, str] = field(default_factory=dict)
+    """attach id -> why it cannot be used (no row, no path); such inputs are skipped."""
+
+
+@dataclass(frozen=True)
+class ReferenceInput:
+    attach_id: int
+    type: str
+    path: str
+
+
+@dataclass(frozen=True)
+class GenerateImageRequest:
+    job_id: str
+    stage: int
+    combo: int
+    index: int
+    image_number: int
+    category: Category
+    kind: JobKind
+    references: list[ReferenceInput]
+    caller_prompt: str
+    aspect_ratio: str
+    output_key: str
+    angle: str | None = None
+    shot: str | None = None
+    camera_angle: str | None = None
+    shot_type: str | None = None
+
+
+@dataclass(frozen=True)
+class GeneratedOutput:
+    output_key: str
+    size: int
+    mime: str
+    missing_references: list[int] = field(default_factory=list)
+    """References that could not be downloaded and were left out of the request."""
+
+
+@dataclass(frozen=True)
+class RecordOutputRequest:
+    job_id: str
+    stage: int
+    combo: int
+    index: int
+    output_key: str
+    size: int
+    mime: str
+    payer: Payer | None
+    price: int
+
+
+@dataclass(frozen=True)
+class FinishJobRequest:
+    job_id: str
+    outcome: Outcome

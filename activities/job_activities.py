@@ -1,0 +1,100 @@
+"""Database-side activities of a job, on the main task queue."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from activities.contracts import (
+    FinishJobRequest,
+    RecordOutputRequest,
+    ResolvedInput,
+    ResolvedInputs,
+    ResolveInputsRequest,
+    StartedJob,
+)
+from activities.errors import application_errors
+from clients.job_store import JobStore, OutputRecord
+from clients.storage_paths import UnusablePath, resolve_attach_path, validate_storage_path
+from domain.credits import require_balance
+from domain.errors import InvalidJobInput
+from domain.job_input import build_plan
+from domain.output_keys import OutputIdentity
+from domain.plan import JobKind
+
+
+class JobActivities:
+    def __init__(self, store: JobStore, *, price: int, image_task_queue: str) -> None:
+        self._store = store
+        self._price = price
+        self._image_task_queue = image_task_queue
+
+    @activity.defn
+    async def start_job(self, job_id: str) -> StartedJob:
+        """Claims the row (D1), plans it (D5), picks the payer and checks the balance (D3)."""
+        with application_errors():
+            claim = await self._store.claim(job_id)
+            if claim.row is None:
+                return StartedJob(job_id=job_id, skipped_reason=claim.reason)
+            row = claim.row
+            plan = build_plan(row)
+            prepaid = plan.kind is JobKind.MODIFY
+            payer = None if prepaid else await self._store.find_payer(row, plan.user_id)
+            if payer is not None:
+                require_balance(payer, images=plan.total_images, price=self._price)
+            return StartedJob(
+                job_id=job_id,
+                plan=plan,
+                payer=payer,
+                owner=row.quel_member_id or plan.user_id,
+                job_type=plan.kind.value,
+                production_path=plan.category.value,
+                org_id=row.org_id or "",
+                member_id=row.quel_member_id or plan.user_id or "",
+                price=self._price,
+                image_task_queue=self._image_task_queue,
+            )
+
+    @activity.defn
+    async def resolve_inputs(self, request: ResolveInputsRequest) -> ResolvedInputs:
+        """Finds each input's storage path; a refused path is invalid input (D5)."""
+        with application_errors():
+            rows = await self._store.attach_rows(sorted(set(request.attach_ids)))
+            inputs: list[ResolvedInput] = []
+            unavailable: dict[int, str] = {}
+            for attach_id in request.attach_ids:
+                row = rows.get(attach_id)
+                if row is None:
+                    unavailable[attach_id] = "no quel_attach row"
+                    continue
+                try:
+                    path = resolve_attach_path(row.attach_file_path, row.attach_directory)
+                except UnusablePath as error:
+                    unavailable[attach_id] = str(error)
+                    continue
+                try:
+                    inputs.append(ResolvedInput(attach_id, validate_storage_path(path)))
+                except UnusablePath as error:
+                    raise InvalidJobInput(f"attach {attach_id}: {error}") from None
+            for attach_id, reason in unavailable.items():
+                activity.logger.warning("input unavailable", extra={"attach_id": attach_id, "reason": reason})
+            return ResolvedInputs(inputs=inputs, unavailable=unavailable)
+
+    @activity.defn
+    async def record_output(self, request: RecordOutputRequest) -> int:
+        """Attach row, charge and progress for one output; once per output identity."""
+        with application_errors():
+            return await self._store.record_output(
+                OutputRecord(
+                    identity=OutputIdentity(request.job_id, request.stage, request.combo, request.index),
+                    output_key=request.output_key,
+                    file_size=request.size,
+                    mime=request.mime,
+                    payer=request.payer,
+                    price=request.price,
+                )
+            )
+
+    @activity.defn
+    async def finish_job(self, request: FinishJobRequest) -> None:
+        with application_errors():
+            await self._store.finish(request.job_id, request.outcome)

@@ -1,0 +1,1 @@
+"""Moves job ids from the legacy Redis list into Temporal workflow starts, losing none."""

@@ -1,0 +1,282 @@
+"""Every SQL statement the worker runs against the legacy tables and its own bookkeeping.
+
+Each write is idempotent: a retried or replayed activity calling it again changes nothing
+more than the first call did.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+
+from clients.postgres import Connection
+from domain.credits import (
+    API_PROVIDER,
+    LEDGER_TYPE,
+    AccountKind,
+    MemberAccount,
+    OrgAccount,
+    Payer,
+    charge_key,
+    choose_payer,
+)
+from domain.errors import InvalidJobInput, NoPayer
+from domain.job_input import JobRow
+from domain.outcome import JobStatus, Outcome
+from domain.output_keys import OutputIdentity
+
+_JOB_COLUMNS = """job_id::text, production_id::text, job_type, job_status::text, total_images,
+    job_input_data, quel_member_id::text, org_id::text, quel_production_path, stage_index, batch_index"""
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    row: JobRow | None
+    """The claimed row, or None when the job must be left untouched (see `reason`)."""
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class AttachRow:
+    attach_id: int
+    attach_file_path: str | None
+    attach_directory: str | None
+
+
+@dataclass(frozen=True)
+class OutputRecord:
+    identity: OutputIdentity
+    output_key: str
+    file_size: int
+    mime: str
+    payer: Payer | None
+    """None: nothing to charge (modify jobs were prepaid)."""
+    price: int
+
+
+def _job_uuid(job_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(job_id)
+    except ValueError:
+        raise InvalidJobInput(f"job id {job_id!r} is not a UUID") from None
+
+
+def _row_to_job(record: asyncpg.Record) -> JobRow:
+    return JobRow(**dict(record))
+
+
+class JobStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def claim(self, job_id: str) -> ClaimResult:
+        """Marks the job `processing` when it is `pending` (or already ours after a retry)."""
+        key = _job_uuid(job_id)
+        async with self._pool.acquire() as connection, connection.transaction():
+            record = await connection.fetchrow(
+                f"""UPDATE quel_production_jobs
+                    SET job_status = 'processing', started_at = coalesce(started_at, now()), updated_at = now()
+                    WHERE job_id = $1 AND job_status IN ('pending', 'processing')
+                    RETURNING {_JOB_COLUMNS}""",
+                key,
+            )
+            if record is None:
+                status = await connection.fetchval(
+                    "SELECT job_status::text FROM quel_production_jobs WHERE job_id = $1", key
+                )
+                reason = "job row not found" if status is None else f"job is already {status}"
+                return ClaimResult(row=None, reason=reason)
+            await connection.execute(
+                """UPDATE quel_production_photo SET production_status = 'processing'
+                   WHERE production_id = $1 AND production_status IS DISTINCT FROM 'processing'""",
+                record["production_id"] and uuid.UUID(record["production_id"]),
+            )
+            return ClaimResult(row=_row_to_job(record))
+
+    async def exists(self, job_id: str) -> bool:
+        return bool(
+            await self._pool.fetchval("SELECT 1 FROM quel_production_jobs WHERE job_id = $1", _job_uuid(job_id))
+        )
+
+    async def find_payer(self, row: JobRow, user_id: str | None) -> Payer:
+        member_id = row.quel_member_id or user_id
+        async with self._pool.acquire() as connection:
+            org = None
+            if row.org_id:
+                record = await connection.fetchrow(
+                    """SELECT org_id::text, org_status, coalesce(org_credit, 0) AS credit, owner_id::text
+                       FROM quel_organization WHERE org_id = $1""",
+                    uuid.UUID(row.org_id),
+                )
+                if record is not None:
+                    org = OrgAccount(record["org_id"], record["org_status"], record["credit"], record["owner_id"])
+            member = None
+            if member_id and _is_uuid(member_id):
+                record = await connection.fetchrow(
+                    """SELECT quel_member_id::text, coalesce(quel_member_credit, 0) AS credit
+                       FROM quel_member WHERE quel_member_id = $1""",
+                    uuid.UUID(member_id),
+                )
+                if record is not None:
+                    member = MemberAccount(record["quel_member_id"], record["credit"])
+        return choose_payer(org=org, member=member, job_member_id=member_id if member else row.quel_member_id)
+
+    async def attach_rows(self, attach_ids: list[int]) -> dict[int, AttachRow]:
+        records = await self._pool.fetch(
+            """SELECT attach_id, attach_file_path, attach_directory
+               FROM quel_attach WHERE attach_id = ANY($1::bigint[])""",
+            attach_ids,
+        )
+        return {
+            r["attach_id"]: AttachRow(r["attach_id"], r["attach_file_path"], r["attach_directory"]) for r in records
+        }
+
+    async def record_output(self, record: OutputRecord) -> int:
+        """Attach row, charge and progress for one output, in one transaction, once per identity."""
+        identity = record.identity
+        job_key = _job_uuid(identity.job_id)
+        async with self._pool.acquire() as connection, connection.transaction():
+            # Serialises concurrent attempts for the same output (a timed-out attempt may still run).
+            await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", record.output_key)
+            attach_id = await connection.fetchval(
+                "SELECT attach_id FROM quel_temporal_outputs WHERE output_key = $1", record.output_key
+            )
+            if attach_id is None:
+                attach_id = await connection.fetchval(
+                    """INSERT INTO quel_attach (attach_original_name, attach_file_name, attach_file_path,
+                         attach_file_size, attach_file_type, attach_directory, attach_storage_type)
+                       VALUES ($1, $1, $2, $3, $4, $2, 'supabase') RETURNING attach_id""",
+                    identity.file_name,
+                    record.output_key,
+                    record.file_size,
+                    record.mime,
+                )
+                await connection.execute(
+                    """INSERT INTO quel_temporal_outputs (output_key, job_id, stage, combo, image, attach_id)
+                       VALUES ($1, $2, $3, $4, $5, $6)""",
+                    record.output_key,
+                    job_key,
+                    identity.stage,
+                    identity.combo,
+                    identity.index,
+                    attach_id,
+                )
+            if record.payer is not None:
+                production_id = await connection.fetchval(
+                    "SELECT production_id FROM quel_production_jobs WHERE job_id = $1", job_key
+                )
+                await self._charge_once(connection, record, attach_id, production_id)
+            await connection.execute(
+                """WITH current AS (
+                     SELECT coalesce(generated_attach_ids, '[]'::jsonb) AS ids
+                     FROM quel_production_jobs WHERE job_id = $1 FOR UPDATE),
+                   next AS (
+                     SELECT CASE WHEN ids @> jsonb_build_array($2::bigint) THEN ids
+                                 ELSE ids || jsonb_build_array($2::bigint) END AS ids
+                     FROM current)
+                   UPDATE quel_production_jobs AS job
+                   SET generated_attach_ids = next.ids, completed_images = jsonb_array_length(next.ids),
+                       updated_at = now()
+                   FROM next WHERE job.job_id = $1""",
+                job_key,
+                attach_id,
+            )
+            return int(attach_id)
+
+    async def _charge_once(
+        self,
+        connection: Connection,
+        record: OutputRecord,
+        attach_id: int,
+        production_id: uuid.UUID | None,
+    ) -> None:
+        payer = record.payer
+        assert payer is not None
+        key = charge_key(record.output_key)
+        if await connection.fetchval("SELECT 1 FROM quel_temporal_charges WHERE idempotency_key = $1", key):
+            return
+        if payer.kind is AccountKind.ORGANIZATION:
+            balance = await connection.fetchval(
+                """UPDATE quel_organization SET org_credit = coalesce(org_credit, 0) - $2, updated_at = now()
+                   WHERE org_id = $1 RETURNING org_credit""",
+                uuid.UUID(payer.account_id),
+                record.price,
+            )
+        else:
+            balance = await connection.fetchval(
+                """UPDATE quel_member SET quel_member_credit = coalesce(quel_member_credit, 0) - $2,
+                     quel_updated_at = now()
+                   WHERE quel_member_id = $1 RETURNING quel_member_credit""",
+                uuid.UUID(payer.account_id),
+                record.price,
+            )
+        if balance is None:
+            raise NoPayer(f"the paying {payer.kind.value} {payer.account_id} no longer exists")
+        is_org = payer.kind is AccountKind.ORGANIZATION
+        credits_id = await connection.fetchval(
+            """INSERT INTO quel_credits (user_id, transaction_type, amount, balance_after, description,
+                 attach_idx, production_idx, org_id, used_by_member_id, api_provider)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id""",
+            uuid.UUID(payer.member_id),
+            LEDGER_TYPE,
+            -record.price,
+            balance,
+            payer.description,
+            attach_id,
+            production_id,
+            uuid.UUID(payer.account_id) if is_org else None,
+            uuid.UUID(payer.member_id) if is_org else None,
+            API_PROVIDER,
+        )
+        await connection.execute(
+            """INSERT INTO quel_temporal_charges (idempotency_key, job_id, attach_id, credits_id, amount)
+               VALUES ($1, $2, $3, $4, $5)""",
+            key,
+            _job_uuid(record.identity.job_id),
+            attach_id,
+            credits_id,
+            record.price,
+        )
+
+    async def finish(self, job_id: str, outcome: Outcome) -> None:
+        """Final job and production status in one statement. The production's `attach_ids`
+        gains the job's `generated_attach_ids` once, in order, without duplicates. A row
+        that is already final is left as it is, so a repeated call changes nothing."""
+        await self._pool.execute(
+            """WITH job AS (
+                 UPDATE quel_production_jobs
+                 SET job_status = $2::job_status_enum, completed_at = coalesce(completed_at, now()),
+                     failed_images = $3, error_message = $4, updated_at = now()
+                 WHERE job_id = $1 AND job_status IN ('pending', 'processing')
+                 RETURNING production_id, coalesce(generated_attach_ids, '[]'::jsonb) AS ids)
+               UPDATE quel_production_photo AS p
+               SET production_status = $2::text::production_status_enum,
+                   attach_ids = (
+                     SELECT coalesce(jsonb_agg(merged.value ORDER BY merged.first), '[]'::jsonb)
+                     FROM (SELECT value, min(ordinality) AS first
+                           FROM jsonb_array_elements(
+                                  CASE WHEN jsonb_typeof(p.attach_ids) = 'array' THEN p.attach_ids
+                                       ELSE '[]'::jsonb END || job.ids) WITH ORDINALITY
+                           GROUP BY value) AS merged)
+               FROM job WHERE p.production_id = job.production_id""",
+            _job_uuid(job_id),
+            outcome.status.value,
+            outcome.failed_images,
+            outcome.error_message,
+        )
+
+    async def job_status(self, job_id: str) -> JobStatus | None:
+        status = await self._pool.fetchval(
+            "SELECT job_status::text FROM quel_production_jobs WHERE job_id = $1", _job_uuid(job_id)
+        )
+        return JobStatus(status) if status else None
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

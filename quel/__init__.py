@@ -1,0 +1,1 @@
+"""Process entry points (`quel` CLI), settings and the embedded dev stack."""

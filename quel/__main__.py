@@ -1,0 +1,3 @@
+from quel.cli import app
+
+app()

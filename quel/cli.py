@@ -1,0 +1,251 @@
+"""`quel`: the one entry point of every process (dev stack, worker, bridge, tools)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated
+
+import asyncpg
+import redis.asyncio as redis
+import typer
+from rich.console import Console
+from temporalio.service import RPCError
+
+from bridge.job_starter import start_job_workflow
+from bridge.queue_bridge import QueueBridge
+from clients.migrations import migrate as apply_migrations
+from clients.postgres import connect as connect_database
+from clients.postgres import create_pool
+from quel.demo import push_like_the_producer, seed_demo_job
+from quel.dev_stack import dev_stack
+from quel.follow import follow_job, wait_for_workflow
+from quel.logging_setup import configure_logging
+from quel.resources import MissingSetting, Resources, open_resources, open_storage, require_url
+from quel.settings import Settings, SettingsError, StorageBackend, load_settings, redact
+from quel.temporal_client import connect
+from quel.worker import running_workers
+
+UNREACHABLE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, redis.RedisError, RPCError)
+
+# Tracebacks with local variables would print connection strings and keys.
+app = typer.Typer(
+    help="Quel image jobs on Temporal.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+console = Console(stderr=True, soft_wrap=True)
+
+
+def _settings(*, readable_logs: bool = False) -> Settings:
+    """Every command validates its settings before it connects to anything."""
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    log_format = "console" if readable_logs and settings.log_format == "auto" else settings.log_format
+    configure_logging(log_format)
+    return settings
+
+
+def _run(main: Callable[[asyncio.Event], Awaitable[None]], settings: Settings) -> None:
+    """Runs `main` until it returns or SIGINT/SIGTERM asks it to stop.
+
+    A dependency that cannot be reached ends the command with one plain line, secrets masked.
+    """
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await main(stop)
+
+    try:
+        asyncio.run(runner())
+    except MissingSetting as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    except UNREACHABLE as error:
+        console.print(f"[red]cannot reach a dependency: {redact(f'{type(error).__name__}: {error}', settings)}[/red]")
+        raise typer.Exit(1) from None
+
+
+def _bridge(settings: Settings, resources: Resources, client: object) -> QueueBridge:
+    from temporalio.client import Client
+
+    assert isinstance(client, Client)
+    return QueueBridge(
+        redis_client=resources.redis,
+        temporal=client,
+        job_exists=resources.store.exists,
+        queue=settings.redis_queue,
+        task_queue=settings.temporal_task_queue,
+        bridge_id=settings.bridge_id or f"{socket.gethostname()}-{os.getpid()}",
+    )
+
+
+@app.command()
+def migrate(
+    legacy_schema: Annotated[
+        bool, typer.Option("--legacy-schema", help="Also create the legacy quel_* tables (dev/test databases only).")
+    ] = False,
+) -> None:
+    """Apply the port's additive migrations to DATABASE_URL (idempotent)."""
+    settings = _settings()
+
+    async def main(_: asyncio.Event) -> None:
+        connection = await connect_database(require_url(settings.database_url, "DATABASE_URL"))
+        try:
+            applied = await apply_migrations(connection, legacy_schema=legacy_schema)
+        finally:
+            await connection.close()
+        console.print(f"applied: {', '.join(applied)}" if applied else "database already up to date")
+
+    _run(main, settings)
+
+
+@app.command()
+def dev(
+    demo: Annotated[bool, typer.Option(help="Seed a demo job, push it on Redis and follow it.")] = False,
+    exit_after_demo: Annotated[bool, typer.Option(help="Stop once the demo job has finished.")] = False,
+) -> None:
+    """Start everything on this machine: Temporal dev server, PostgreSQL, Redis, worker, bridge."""
+    settings = _settings(readable_logs=True)
+
+    async def main(stop: asyncio.Event) -> None:
+        async with dev_stack(settings) as stack, open_resources(stack.settings) as resources:
+            local = stack.settings
+            console.print(f"Temporal UI:     {stack.ui_url}")
+            console.print(f"Temporal server: localhost:7233 (namespace {local.temporal_namespace})")
+            for line in stack.embedded:
+                console.print(f"Started:         {line}")
+            console.print(f"Storage:         {_storage_label(local)}")
+            console.print(f"Image generator: {local.generator.value}")
+            bridge = _bridge(local, resources, stack.client)
+            async with running_workers(stack.client, local, resources):
+                bridge_task = asyncio.create_task(bridge.run(stop))
+                if demo:
+                    await _demo(stack.client, local, resources, stack.ui_url)
+                    if exit_after_demo:
+                        stop.set()
+                console.print("Running. Press Ctrl-C to stop.")
+                await stop.wait()
+                await bridge_task
+        console.print("stopped")
+
+    _run(main, settings)
+
+
+async def _demo(client: object, settings: Settings, resources: Resources, ui_url: str) -> None:
+    from temporalio.client import Client
+
+    assert isinstance(client, Client)
+    storage = open_storage(settings)
+    try:
+        pool = await create_pool(require_url(settings.database_url, "DATABASE_URL"), max_size=1)
+        try:
+            async with pool.acquire() as connection:
+                job = await seed_demo_job(connection, storage)
+        finally:
+            await pool.close()
+    finally:
+        await storage.close()
+    await push_like_the_producer(resources.redis, settings.redis_queue, job.job_id)
+    console.print(f"Demo job {job.job_id} pushed on Redis '{settings.redis_queue}'")
+    await wait_for_workflow(client, job.job_id)
+    progress = await follow_job(client, job.job_id, console)
+    row = await resources.pool.fetchrow(
+        "SELECT job_status::text, completed_images, generated_attach_ids FROM quel_production_jobs WHERE job_id = $1",
+        job.job_id,
+    )
+    assert row is not None
+    console.print(
+        f"Job row: job_status={row['job_status']} completed_images={row['completed_images']} "
+        f"generated_attach_ids={row['generated_attach_ids']}"
+    )
+    if progress.error_message:
+        console.print(f"Error: {progress.error_message}")
+    paths = await resources.pool.fetch(
+        "SELECT attach_file_path FROM quel_attach WHERE attach_id = ANY($1::bigint[]) ORDER BY attach_id",
+        list(row["generated_attach_ids"]),
+    )
+    for record in paths:
+        console.print(f"Output: {_object_location(settings, record['attach_file_path'])}")
+    console.print(f"In the Temporal UI: {ui_url}/namespaces/{settings.temporal_namespace}/workflows/{job.job_id}")
+
+
+def _storage_label(settings: Settings) -> str:
+    if settings.storage_backend is StorageBackend.SUPABASE:
+        return f"Supabase Storage at {settings.supabase_url}, bucket {settings.storage_bucket}"
+    return f"local folder {Path(settings.storage_dir) / settings.storage_bucket} (embedded default, not production)"
+
+
+def _object_location(settings: Settings, path: str) -> str:
+    if settings.storage_backend is StorageBackend.SUPABASE:
+        return f"{settings.storage_bucket}/{path}"
+    return str(Path(settings.storage_dir) / settings.storage_bucket / path)
+
+
+@app.command()
+def worker() -> None:
+    """Run the workflow and activity workers against the configured Temporal, PostgreSQL, Redis."""
+    settings = _settings()
+
+    async def main(stop: asyncio.Event) -> None:
+        client = await connect(settings)
+        async with open_resources(settings) as resources, running_workers(client, settings, resources):
+            console.print(
+                f"worker polling '{settings.temporal_task_queue}' and '{settings.temporal_image_task_queue}'"
+                f" (image concurrency {settings.image_concurrency})"
+            )
+            await stop.wait()
+
+    _run(main, settings)
+
+
+@app.command(name="bridge")
+def bridge_command() -> None:
+    """Move job ids from the Redis list into workflow starts (reliable queue)."""
+    settings = _settings()
+
+    async def main(stop: asyncio.Event) -> None:
+        client = await connect(settings)
+        async with open_resources(settings) as resources:
+            queue_bridge = _bridge(settings, resources, client)
+            console.print(f"bridge {queue_bridge.bridge_id} reading '{settings.redis_queue}'")
+            await queue_bridge.run(stop)
+            console.print(f"bridge stopped: {dict(queue_bridge.counters)}")
+
+    _run(main, settings)
+
+
+@app.command()
+def enqueue(
+    job_id: str,
+    direct: Annotated[bool, typer.Option(help="Start the workflow directly instead of pushing on Redis.")] = False,
+) -> None:
+    """Push a job id like the legacy producer does (LPUSH), or start its workflow directly."""
+    settings = _settings()
+
+    async def main(_: asyncio.Event) -> None:
+        if direct:
+            client = await connect(settings)
+            result = await start_job_workflow(client, job_id, task_queue=settings.temporal_task_queue)
+            console.print(f"{job_id}: {result.value}")
+            return
+        client_redis = redis.Redis.from_url(require_url(settings.redis_url, "REDIS_URL"))
+        try:
+            await push_like_the_producer(client_redis, settings.redis_queue, job_id)
+            length = await client_redis.llen(settings.redis_queue)
+        finally:
+            await client_redis.aclose()
+        console.print(f"{job_id}: pushed on '{settings.redis_queue}' (queue length {length})")
+
+    _run(main, settings)

@@ -1,0 +1,154 @@
+"""All configuration, read once from the environment (and `.env`) into one typed object.
+
+Every `quel` command builds `Settings` before it connects to anything, so a bad value
+fails fast with the variable's name. Secrets are `SecretStr`: they print as `**********`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StorageBackend(StrEnum):
+    LOCAL = "local"
+    """Embedded default: objects in a folder on this machine. Not for production."""
+    SUPABASE = "supabase"
+    """Supabase Storage over its REST API (production)."""
+
+
+class GeneratorBackend(StrEnum):
+    GEMINI = "gemini"
+    OFFLINE = "offline"
+    """Local, deterministic placeholder pictures; labelled as such. No key needed."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False)
+
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = Field("production-jobs", min_length=1)
+    temporal_image_task_queue: str = Field("gemini-images", min_length=1)
+    temporal_api_key: SecretStr | None = None
+    temporal_tls: bool | None = None
+    temporal_tls_client_cert_path: Path | None = None
+    temporal_tls_client_key_path: Path | None = None
+    temporal_tls_server_ca_cert_path: Path | None = None
+    temporal_tls_server_name: str | None = None
+
+    image_concurrency: int = Field(2, ge=1, le=64)
+
+    database_url: SecretStr | None = None
+    """None means `quel dev` starts an embedded PostgreSQL; production commands require it."""
+    redis_url: SecretStr | None = None
+    redis_queue: str = Field("jobs:queue", min_length=1)
+
+    storage_backend: StorageBackend = StorageBackend.LOCAL
+    storage_dir: Path = Path(".quel/storage")
+    storage_bucket: str = Field("attachments", min_length=1)
+    supabase_url: str | None = None
+    supabase_service_key: SecretStr | None = None
+
+    gemini_api_key: SecretStr | None = None
+    gemini_model: str = Field("gemini-2.5-flash-image", min_length=1)
+    gemini_base_url: str | None = None
+    gemini_timeout_seconds: float = Field(120.0, gt=0)
+    offline_latency_seconds: float = Field(0.0, ge=0)
+    """Offline generator only: pretend each picture takes this long (demos, benchmarks)."""
+    image_generator: GeneratorBackend | None = None
+    """Unset: `gemini` when GEMINI_API_KEY is set, else `offline`."""
+
+    image_per_price: int = Field(20, ge=0)
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    data_dir: Path = Path(".quel")
+    """Where `quel dev` keeps the dev server's database, embedded PostgreSQL and Redis."""
+    bridge_id: str | None = None
+    """Names this bridge's processing list; default: host name and process id."""
+    log_format: str = Field("auto", pattern="^(auto|json|console)$")
+
+    @field_validator("supabase_url", "gemini_base_url", "temporal_tls_server_name", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("supabase_url", "gemini_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {value!r}")
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _backends_have_what_they_need(self) -> Settings:
+        if self.image_generator is None:
+            self.image_generator = GeneratorBackend.GEMINI if self.gemini_api_key else GeneratorBackend.OFFLINE
+        if self.image_generator is GeneratorBackend.GEMINI and not self.gemini_api_key:
+            raise ValueError("IMAGE_GENERATOR=gemini needs GEMINI_API_KEY")
+        if self.storage_backend is StorageBackend.SUPABASE and not (self.supabase_url and self.supabase_service_key):
+            raise ValueError("STORAGE_BACKEND=supabase needs SUPABASE_URL and SUPABASE_SERVICE_KEY")
+        return self
+
+    @property
+    def generator(self) -> GeneratorBackend:
+        assert self.image_generator is not None  # set by the validator
+        return self.image_generator
+
+    def temporal_env(self) -> dict[str, str]:
+        """The TEMPORAL_* variables in the shape `temporalio.envconfig` reads them."""
+        env = {"TEMPORAL_ADDRESS": self.temporal_address, "TEMPORAL_NAMESPACE": self.temporal_namespace}
+        if self.temporal_api_key:
+            env["TEMPORAL_API_KEY"] = self.temporal_api_key.get_secret_value()
+        if self.temporal_tls is not None:
+            env["TEMPORAL_TLS"] = "true" if self.temporal_tls else "false"
+        optional = {
+            "TEMPORAL_TLS_CLIENT_CERT_PATH": self.temporal_tls_client_cert_path,
+            "TEMPORAL_TLS_CLIENT_KEY_PATH": self.temporal_tls_client_key_path,
+            "TEMPORAL_TLS_SERVER_CA_CERT_PATH": self.temporal_tls_server_ca_cert_path,
+            "TEMPORAL_TLS_SERVER_NAME": self.temporal_tls_server_name,
+        }
+        env.update({name: str(value) for name, value in optional.items() if value is not None})
+        return env
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret the settings hold, including passwords inside connection URLs."""
+    values = []
+    for value in settings.__dict__.values():
+        if isinstance(value, SecretStr) and value.get_secret_value():
+            secret = value.get_secret_value()
+            values.append(secret)
+            password = urlsplit(secret).password
+            if password:
+                values.append(password)
+    return values
+
+
+def redact(text: str, settings: Settings) -> str:
+    for secret in sorted(secret_values(settings), key=len, reverse=True):
+        text = text.replace(secret, "**********")
+    return text
+
+
+class SettingsError(Exception):
+    """Invalid configuration; the message names each bad variable and never its secret value."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise SettingsError(describe_validation_error(error)) from None
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors(include_input=False, include_url=False):
+        variable = "_".join(str(part) for part in problem["loc"]).upper()
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"{variable}: {message}" if variable else message)
+    return "invalid settings:\n  " + "\n  ".join(lines)

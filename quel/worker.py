@@ -1,0 +1,60 @@
+"""The worker process: one worker on the main task queue (workflow + database activities) and
+one on the image task queue (generator calls, at most IMAGE_CONCURRENCY at once)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.image_activities import ImageActivities
+from activities.job_activities import JobActivities
+from quel.resources import Resources, open_generator, open_storage
+from quel.settings import Settings
+from workflows.production_job import ProductionJobWorkflow
+
+# Passed through rather than re-imported per workflow run: structlog and rich render log
+# records emitted inside the sandbox; `domain` and `activities` hold the pure data types of
+# activity arguments, whose postponed annotations pydantic cannot resolve in a fresh sandbox.
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("structlog", "rich", "domain", "activities")
+)
+
+
+@asynccontextmanager
+async def running_workers(client: Client, settings: Settings, resources: Resources) -> AsyncIterator[None]:
+    """Both workers polling until the block exits; then they finish what they hold and stop."""
+    async with AsyncExitStack() as stack:
+        storage = open_storage(settings)
+        stack.push_async_callback(storage.close)
+        generator = open_generator(settings)
+        stack.push_async_callback(generator.close)
+        jobs = JobActivities(
+            resources.store, price=settings.image_per_price, image_task_queue=settings.temporal_image_task_queue
+        )
+        images = ImageActivities(storage, generator, resources.cancel_flags)
+        main = Worker(
+            client,
+            task_queue=settings.temporal_task_queue,
+            workflows=[ProductionJobWorkflow],
+            workflow_runner=WORKFLOW_RUNNER,
+            activities=[jobs.start_job, jobs.resolve_inputs, jobs.record_output, jobs.finish_job],
+        )
+        image = Worker(
+            client,
+            task_queue=settings.temporal_image_task_queue,
+            activities=[images.generate_image],
+            max_concurrent_activities=settings.image_concurrency,
+        )
+        await stack.enter_async_context(main)
+        await stack.enter_async_context(image)
+        yield
+
+
+async def run_until_stopped(client: Client, settings: Settings, resources: Resources, stop: asyncio.Event) -> None:
+    async with running_workers(client, settings, resources):
+        await stop.wait()

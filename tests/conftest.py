@@ -1,0 +1,113 @@
+"""Real servers for the tests: a Temporal dev server from the installed `temporal` binary,
+PostgreSQL and Redis (DATABASE_URL / REDIS_URL when given, else embedded), and a fresh
+database per test module. Nothing is downloaded."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import redis.asyncio as redis
+from pydantic import SecretStr
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from clients.migrations import migrate
+from quel.embedded import EmbeddedPostgres, EmbeddedRedis
+from quel.settings import Settings, load_settings
+from quel.temporal_server import start_dev_server, start_time_skipping_server
+from tests.fakes.gemini_server import FakeGemini
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await start_dev_server(database_file=None, port=None, ui_port=None)
+    yield environment
+    await environment.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    environment = await start_time_skipping_server()
+    yield environment
+    await environment.shutdown()
+
+
+@pytest.fixture
+def client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if url := os.environ.get("DATABASE_URL"):
+        yield url
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
+    yield server.start()
+    server.stop()
+
+
+def _with_database(url: str, database: str) -> str:
+    """Same server, another database; works for TCP URLs and pgserver's socket URLs."""
+    base, _, query = url.partition("?")
+    head, _, _ = base.rpartition("/")
+    return f"{head}/{database}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture(scope="module")
+async def database_url(postgres_admin_url: str, request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A fresh database holding the legacy schema and the port's migrations."""
+    name = f"test_{request.module.__name__.rsplit('.', 1)[-1]}_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(postgres_admin_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(postgres_admin_url, name)
+    connection = await asyncpg.connect(url)
+    await migrate(connection, legacy_schema=True)
+    await connection.close()
+    yield url
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if url := os.environ.get("REDIS_URL"):
+        yield url
+        return
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def fake_gemini() -> Iterator[FakeGemini]:
+    with FakeGemini() as server:
+        yield server
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str, tmp_path: Path) -> Settings:
+    """Settings for one test: its own task queues (tests never collide) and storage folder."""
+    queue = uuid.uuid4().hex[:8]
+    return load_settings(
+        database_url=SecretStr(database_url),
+        redis_url=SecretStr(redis_url),
+        temporal_task_queue=f"jobs-{queue}",
+        temporal_image_task_queue=f"images-{queue}",
+        storage_dir=tmp_path / "storage",
+        image_generator="offline",
+        gemini_api_key=None,
+    )

@@ -1,0 +1,69 @@
+"""Runs real workers against a seeded database for one test."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from PIL import Image
+from temporalio.client import Client, WorkflowHandle
+
+from bridge.job_starter import start_job_workflow
+from clients.local_storage import LocalFolderStorage
+from quel.resources import Resources, open_resources
+from quel.settings import Settings
+from quel.worker import running_workers
+from tests.support.seed import input_paths, seed_accounts
+from workflows.production_job import ProductionJobWorkflow
+
+
+def picture(path: str, colour: tuple[int, int, int]) -> bytes:
+    """A small real image whose format matches the path's extension."""
+    image = Image.new("RGB", (64, 48), colour)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG" if path.endswith(".png") else "WEBP")
+    return buffer.getvalue()
+
+
+@dataclass
+class Harness:
+    client: Client
+    settings: Settings
+    resources: Resources
+
+    @property
+    def db(self) -> asyncpg.Pool:
+        return self.resources.pool
+
+    async def start(self, job_id: str) -> WorkflowHandle[Any, Any]:
+        await start_job_workflow(self.client, job_id, task_queue=self.settings.temporal_task_queue)
+        return self.client.get_workflow_handle_for(ProductionJobWorkflow.run, job_id)
+
+    async def job_row(self, job_id: str) -> asyncpg.Record:
+        row = await self.db.fetchrow("SELECT * FROM quel_production_jobs WHERE job_id = $1", job_id)
+        assert row is not None
+        return row
+
+
+async def seed_inputs(settings: Settings) -> None:
+    storage = LocalFolderStorage(settings.storage_dir, settings.storage_bucket)
+    for number, (_, path) in enumerate(sorted(input_paths().items())):
+        await storage.upload(path, picture(path, (40 * number % 255, 90, 160)), content_type="image/webp")
+
+
+@asynccontextmanager
+async def harness(client: Client, settings: Settings, *, workers: bool = True) -> AsyncIterator[Harness]:
+    async with open_resources(settings) as resources:
+        async with resources.pool.acquire() as connection:
+            if not await connection.fetchval("SELECT count(*) FROM quel_member"):
+                await seed_accounts(connection)
+        await seed_inputs(settings)
+        if workers:
+            async with running_workers(client, settings, resources):
+                yield Harness(client, settings, resources)
+        else:
+            yield Harness(client, settings, resources)

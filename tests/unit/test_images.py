@@ -1,0 +1,153 @@
+"""Format sniffing, bucket merging and WebP conversion on real (tiny) images."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from domain.errors import ImageRejected, InvalidJobInput
+from domain.generation.images import (
+    GIF,
+    JPEG,
+    PNG,
+    TRANSPARENT_PIXEL_PNG,
+    WEBP,
+    grid_target,
+    merge_bucket,
+    prepare_reference,
+    sniff_mime,
+    to_webp,
+)
+
+
+def encode(fmt: str, size: tuple[int, int] = (40, 30), mode: str = "RGB") -> bytes:
+    colour = (200, 30, 30, 128) if mode == "RGBA" else (200, 30, 30)
+    out = io.BytesIO()
+    Image.new(mode, size, colour).save(out, format=fmt)
+    return out.getvalue()
+
+
+def opened(data: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(data))
+
+
+@pytest.mark.parametrize(("fmt", "mime"), [("PNG", PNG), ("JPEG", JPEG), ("WEBP", WEBP), ("GIF", GIF)])
+def test_mime_is_read_from_magic_bytes(fmt: str, mime: str) -> None:
+    assert sniff_mime(encode(fmt)) == mime
+
+
+@pytest.mark.parametrize("data", [b"", b"RIFF", b"<html>not found</html>", b"RIFF1234WAVE"])
+def test_unknown_bytes_have_no_mime(data: bytes) -> None:
+    assert sniff_mime(data) is None
+
+
+def test_placeholder_is_one_transparent_png_pixel() -> None:
+    assert sniff_mime(TRANSPARENT_PIXEL_PNG) == PNG
+    image = opened(TRANSPARENT_PIXEL_PNG).convert("RGBA")
+    assert image.size == (1, 1)
+    assert image.getpixel((0, 0))[3] == 0  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("fmt", "mime"), [("PNG", PNG), ("JPEG", JPEG), ("WEBP", WEBP)])
+def test_single_image_passes_through_byte_identical(fmt: str, mime: str) -> None:
+    data = encode(fmt)
+    assert merge_bucket([data], "16:9") == (data, mime)
+
+
+def test_single_gif_is_reencoded_as_png_because_the_generator_refuses_gif() -> None:
+    data, mime = prepare_reference(encode("GIF"))
+    assert mime == PNG
+    assert opened(data).size == (40, 30)
+
+
+def test_unreadable_reference_is_invalid_input() -> None:
+    with pytest.raises(InvalidJobInput):
+        prepare_reference(b"<html>404</html>")
+
+
+def test_two_images_at_1_1_form_one_row_of_max_sized_cells() -> None:
+    data, mime = merge_bucket([encode("PNG", (40, 30)), encode("WEBP", (20, 50))], "1:1")
+    assert mime == PNG
+    assert sniff_mime(data) == PNG
+    assert opened(data).size == (80, 50)
+
+
+def test_five_images_at_1_1_form_three_columns_and_two_rows() -> None:
+    images = [encode("PNG", (10, 20)) for _ in range(5)]
+    data, _ = merge_bucket(images, "1:1")
+    assert opened(data).size == (30, 40)
+
+
+def test_smaller_image_is_centred_on_a_transparent_cell() -> None:
+    data, _ = merge_bucket([encode("PNG", (40, 40)), encode("PNG", (20, 20))], "1:1")
+    grid = opened(data).convert("RGBA")
+    assert grid.getpixel((41, 1))[3] == 0  # type: ignore[index]
+    assert grid.getpixel((60, 20))[3] == 255  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("ratio", "size"),
+    [
+        ("16:9", (1344, 768)),
+        ("9:16", (768, 1344)),
+        ("4:3", (1152, 896)),
+        ("3:4", (896, 1152)),
+        ("3:2", (1024, 1024)),
+    ],
+)
+def test_grid_is_fitted_to_the_aspect_target(ratio: str, size: tuple[int, int]) -> None:
+    assert grid_target(ratio) == size
+    data, _ = merge_bucket([encode("PNG"), encode("JPEG")], ratio)
+    assert opened(data).size == size
+
+
+def test_square_ratio_keeps_the_grid_size() -> None:
+    assert grid_target("1:1") is None
+
+
+def test_letterbox_around_a_fitted_grid_is_transparent() -> None:
+    data, _ = merge_bucket([encode("PNG", (40, 40)), encode("PNG", (40, 40))], "16:9")
+    grid = opened(data).convert("RGBA")
+    assert grid.size == (1344, 768)
+    # An 80x40 grid scaled to 1344 wide is 672 tall: 48 transparent rows above it.
+    assert grid.getpixel((600, 10))[3] == 0  # type: ignore[index]
+    assert grid.getpixel((600, 384))[3] == 255  # type: ignore[index]
+
+
+def test_unreadable_images_in_a_group_are_skipped() -> None:
+    data, _ = merge_bucket([encode("PNG", (10, 10)), b"garbage"], "1:1")
+    assert opened(data).size == (10, 10)
+
+
+def test_a_group_with_no_readable_image_is_invalid_input() -> None:
+    with pytest.raises(InvalidJobInput):
+        merge_bucket([b"garbage", b"more garbage"], "1:1")
+
+
+def test_png_with_alpha_converts_to_webp_keeping_size_and_alpha() -> None:
+    webp = to_webp(encode("PNG", (16, 12), mode="RGBA"))
+    assert sniff_mime(webp) == WEBP
+    image = opened(webp)
+    assert image.size == (16, 12)
+    assert image.mode == "RGBA"
+
+
+def test_jpeg_converts_to_webp() -> None:
+    webp = to_webp(encode("JPEG", (16, 12)))
+    assert sniff_mime(webp) == WEBP
+    assert opened(webp).size == (16, 12)
+
+
+def test_lower_quality_gives_a_smaller_webp() -> None:
+    noisy = Image.effect_noise((64, 64), 80).convert("RGB")
+    out = io.BytesIO()
+    noisy.save(out, format="PNG")
+    assert len(to_webp(out.getvalue(), quality=10)) < len(to_webp(out.getvalue()))
+
+
+def test_unreadable_generator_output_is_rejected() -> None:
+    with pytest.raises(ImageRejected) as caught:
+        to_webp(b"not an image")
+    assert caught.value.reason == "UNREADABLE_IMAGE"

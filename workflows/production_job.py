@@ -1,0 +1,337 @@
+"""`ProductionJobWorkflow`: one run per job id, the durable replacement of the legacy job loop.
+
+Claim and plan the job, then run its stages strictly one after another, the images of a
+stage in parallel on the image task queue. Each produced image is recorded (attach row,
+charge, progress) in one idempotent activity. The job row always ends in a final status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import Priority, RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, TimeoutError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import (
+        FailureType,
+        FinishJobRequest,
+        GeneratedOutput,
+        GenerateImageRequest,
+        RecordOutputRequest,
+        ReferenceInput,
+        ResolveInputsRequest,
+        StartedJob,
+    )
+    from activities.image_activities import ImageActivities
+    from activities.job_activities import JobActivities
+    from domain.outcome import JobStatus, Outcome, decide_outcome
+    from domain.output_keys import OutputIdentity
+    from domain.plan import Category, JobPlan, SlotPlan, StagePlan
+    from workflows import search_attributes as sa
+    from workflows.progress import JobProgress, JobResult
+
+DATABASE_TIMEOUT = timedelta(seconds=60)
+DATABASE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=list(FailureType.JOB_LEVEL),
+)
+GENERATE_TIMEOUT = timedelta(minutes=5)
+GENERATE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=60),
+    maximum_attempts=8,
+    non_retryable_error_types=[
+        FailureType.IMAGE_REJECTED,
+        FailureType.GENERATOR_AUTH,
+        FailureType.JOB_CANCELLED,
+        FailureType.INVALID_INPUT,
+    ],
+)
+
+# The legacy `mergedImageAttachId` stands in for the clothing-position bucket.
+_MERGED_INPUT_TYPE = {
+    Category.FASHION: "top",
+    Category.BEAUTY: "product",
+    Category.EATS: "ingredient",
+    Category.CINEMA: "top",
+    Category.CARTOON: "top",
+}
+
+
+@workflow.defn
+class ProductionJobWorkflow:
+    @workflow.init
+    def __init__(self, job_id: str) -> None:
+        self._progress = JobProgress(job_id=job_id)
+        self._failure_reasons: list[str] = []
+        self._cancel_seen = False
+        self._fatal_error: str | None = None
+        self._generations: set[workflow.ActivityHandle[GeneratedOutput]] = set()
+        self._slot_tasks: list[asyncio.Task[None]] = []
+
+    @workflow.query
+    def progress(self) -> JobProgress:
+        return self._progress
+
+    @workflow.run
+    async def run(self, job_id: str) -> JobResult:
+        try:
+            started = await self._start(job_id)
+        except asyncio.CancelledError:
+            await self._finish(Outcome(JobStatus.USER_CANCELLED, 0, "cancelled before it started"))
+            raise
+        if started.skipped_reason is not None:
+            self._set_status("skipped", error=started.skipped_reason)
+            workflow.logger.info("job left untouched", extra={"reason": started.skipped_reason})
+            return JobResult(job_id=job_id, status="skipped", error_message=started.skipped_reason)
+        assert started.plan is not None
+        self._begin(started, started.plan)
+        temporal_cancel = False
+        try:
+            for stage in started.plan.stages:
+                if self._stopping:
+                    break
+                await self._run_stage(started, stage)
+        except asyncio.CancelledError:
+            temporal_cancel = True
+            self._cancel_seen = True
+            self._cancel_generations()
+            await self._drain_slots()
+        outcome = self._outcome()
+        await self._finish(outcome)
+        if temporal_cancel:
+            raise asyncio.CancelledError()
+        if outcome.status is JobStatus.FAILED:
+            raise ApplicationError(
+                outcome.error_message or "job failed", type=FailureType.JOB_FAILED, non_retryable=True
+            )
+        return self._result()
+
+    async def _start(self, job_id: str) -> StartedJob:
+        try:
+            return await workflow.execute_activity_method(
+                JobActivities.start_job,
+                job_id,
+                start_to_close_timeout=DATABASE_TIMEOUT,
+                retry_policy=DATABASE_RETRY,
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type in FailureType.JOB_LEVEL:
+                await self._finish(Outcome(JobStatus.FAILED, 0, cause.message))
+                raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from None
+            raise
+
+    def _begin(self, started: StartedJob, plan: JobPlan) -> None:
+        self._progress.total_images = plan.total_images
+        self._progress.stage_count = len(plan.stages)
+        attributes = [
+            sa.JOB_TYPE.value_set(started.job_type),
+            sa.PRODUCTION_PATH.value_set(started.production_path),
+        ]
+        attributes += [sa.ORG_ID.value_set(started.org_id)] if started.org_id else []
+        attributes += [sa.MEMBER_ID.value_set(started.member_id)] if started.member_id else []
+        workflow.upsert_search_attributes(attributes)
+        self._set_status(JobStatus.PROCESSING.value)
+
+    @property
+    def _stopping(self) -> bool:
+        return self._cancel_seen or self._fatal_error is not None
+
+    async def _run_stage(self, started: StartedJob, stage: StagePlan) -> None:
+        assert started.plan is not None
+        self._progress.current_stage = stage.index
+        self._update_details()
+        references, slot_inputs = await self._resolve_stage_inputs(started.plan, stage)
+        self._slot_tasks = [
+            asyncio.create_task(
+                self._run_slot(started, stage, slot, number, slot_inputs.get(slot.input_attach_id, references))
+            )
+            for number, slot in enumerate(stage.slots)
+        ]
+        await self._drain_slots()
+
+    async def _resolve_stage_inputs(
+        self, plan: JobPlan, stage: StagePlan
+    ) -> tuple[list[ReferenceInput], dict[int | None, list[ReferenceInput]]]:
+        """The stage's shared references, and for portraits each slot's own merged input."""
+        wanted = [ref.attach_id for ref in stage.inputs]
+        wanted += [slot.input_attach_id for slot in stage.slots if slot.input_attach_id is not None]
+        if not stage.inputs and stage.legacy_merged_attach_id is not None:
+            wanted.append(stage.legacy_merged_attach_id)
+        if not wanted:
+            return [], {}
+        resolved = await workflow.execute_activity_method(
+            JobActivities.resolve_inputs,
+            ResolveInputsRequest(job_id=self._progress.job_id, attach_ids=wanted),
+            start_to_close_timeout=DATABASE_TIMEOUT,
+            retry_policy=DATABASE_RETRY,
+        )
+        paths = {item.attach_id: item.path for item in resolved.inputs}
+        references = [
+            ReferenceInput(ref.attach_id, ref.type, paths[ref.attach_id])
+            for ref in stage.inputs
+            if ref.attach_id in paths
+        ]
+        merged = stage.legacy_merged_attach_id
+        if not stage.inputs and merged is not None and merged in paths:
+            references = [ReferenceInput(merged, _MERGED_INPUT_TYPE[plan.category], paths[merged])]
+        slot_inputs: dict[int | None, list[ReferenceInput]] = {}
+        for slot in stage.slots:
+            if slot.input_attach_id is not None:
+                path = paths.get(slot.input_attach_id)
+                slot_inputs[slot.input_attach_id] = [ReferenceInput(slot.input_attach_id, "", path)] if path else []
+        return references, slot_inputs
+
+    async def _run_slot(
+        self,
+        started: StartedJob,
+        stage: StagePlan,
+        slot: SlotPlan,
+        number: int,
+        references: list[ReferenceInput],
+    ) -> None:
+        if self._stopping:
+            return
+        assert started.plan is not None
+        identity = OutputIdentity(self._progress.job_id, stage.index, slot.combo, slot.index)
+        request = GenerateImageRequest(
+            job_id=identity.job_id,
+            stage=stage.index,
+            combo=slot.combo,
+            index=slot.index,
+            image_number=number,
+            category=started.plan.category,
+            kind=started.plan.kind,
+            references=references,
+            caller_prompt=slot.prompt_override or stage.prompt,
+            aspect_ratio=stage.aspect_ratio,
+            output_key=identity.storage_key(started.owner),
+            angle=slot.angle,
+            shot=slot.shot,
+            camera_angle=stage.camera_angle,
+            shot_type=stage.shot_type,
+        )
+        generation = workflow.start_activity_method(
+            ImageActivities.generate_image,
+            request,
+            task_queue=started.image_task_queue,
+            start_to_close_timeout=GENERATE_TIMEOUT,
+            retry_policy=GENERATE_RETRY,
+            priority=Priority(fairness_key=started.payer.account_id if started.payer else None),
+        )
+        self._generations.add(generation)
+        try:
+            output = await generation
+        except ActivityError as error:
+            self._image_failed(error)
+            return
+        except asyncio.CancelledError:
+            return
+        finally:
+            self._generations.discard(generation)
+        attach_id = await workflow.execute_activity_method(
+            JobActivities.record_output,
+            RecordOutputRequest(
+                job_id=identity.job_id,
+                stage=identity.stage,
+                combo=identity.combo,
+                index=identity.index,
+                output_key=output.output_key,
+                size=output.size,
+                mime=output.mime,
+                payer=started.payer,
+                price=started.price,
+            ),
+            start_to_close_timeout=DATABASE_TIMEOUT,
+            retry_policy=DATABASE_RETRY,
+        )
+        self._progress.completed_images += 1
+        self._progress.attach_ids.append(attach_id)
+        self._update_details()
+
+    def _image_failed(self, error: ActivityError) -> None:
+        cause = error.cause
+        if isinstance(cause, CancelledError):
+            return
+        if isinstance(cause, ApplicationError) and cause.type == FailureType.JOB_CANCELLED:
+            self._cancel_seen = True
+            return
+        if isinstance(cause, ApplicationError) and cause.type == FailureType.GENERATOR_AUTH:
+            if self._fatal_error is None:
+                self._fatal_error = f"image generator refused the credentials: {cause.message}"
+                self._cancel_generations()
+            return
+        if isinstance(cause, ApplicationError) and cause.type == FailureType.IMAGE_REJECTED:
+            details = cause.details
+            reason = str(details[0]) if details else "REJECTED"
+        elif isinstance(cause, TimeoutError):
+            reason = "TIMEOUT"
+        else:
+            reason = "RETRIES_EXHAUSTED"
+        workflow.logger.warning("image failed", extra={"reason": reason})
+        self._failure_reasons.append(reason)
+        self._progress.failed_images = len(self._failure_reasons)
+        self._update_details()
+
+    def _cancel_generations(self) -> None:
+        for generation in list(self._generations):
+            generation.cancel()
+
+    async def _drain_slots(self) -> None:
+        """Waits for every slot task without cancelling them: a recording in flight finishes."""
+        pending = [task for task in self._slot_tasks if not task.done()]
+        while pending:
+            try:
+                await workflow.wait(pending)
+            except asyncio.CancelledError:
+                self._cancel_seen = True
+                self._cancel_generations()
+            pending = [task for task in pending if not task.done()]
+
+    def _outcome(self) -> Outcome:
+        produced = self._progress.completed_images
+        if self._fatal_error is not None:
+            failed = self._progress.total_images - produced
+            return Outcome(JobStatus.FAILED, failed, self._fatal_error)
+        return decide_outcome(
+            requested=self._progress.total_images,
+            produced=produced,
+            failure_reasons=self._failure_reasons,
+            cancelled=self._cancel_seen,
+        )
+
+    async def _finish(self, outcome: Outcome) -> None:
+        await workflow.execute_activity_method(
+            JobActivities.finish_job,
+            FinishJobRequest(job_id=self._progress.job_id, outcome=outcome),
+            start_to_close_timeout=DATABASE_TIMEOUT,
+            retry_policy=DATABASE_RETRY,
+        )
+        self._progress.failed_images = outcome.failed_images
+        self._set_status(outcome.status.value, error=outcome.error_message)
+
+    def _set_status(self, status: str, *, error: str | None = None) -> None:
+        self._progress.status = status
+        self._progress.error_message = error
+        if status != "skipped":
+            workflow.upsert_search_attributes([sa.JOB_STATUS.value_set(status)])
+        self._update_details()
+
+    def _update_details(self) -> None:
+        workflow.set_current_details(self._progress.summary())
+
+    def _result(self) -> JobResult:
+        return JobResult(
+            job_id=self._progress.job_id,
+            status=self._progress.status,
+            completed_images=self._progress.completed_images,
+            failed_images=self._progress.failed_images,
+            attach_ids=list(self._progress.attach_ids),
+            error_message=self._progress.error_message,
+        )
