@@ -9,6 +9,7 @@ start-up, and any bridge re-drives the list of a bridge whose liveness key expir
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -74,7 +75,8 @@ class QueueBridge:
             )
             if raw is not None:
                 await self._handle(raw, stop)
-        await self._redis.delete(self._liveness_key(self.bridge_id))
+        with contextlib.suppress(*_UNREACHABLE):  # the key expires on its own anyway
+            await self._redis.delete(self._liveness_key(self.bridge_id))
 
     async def redrive(self) -> None:
         """Handles ids a previous run of this bridge took but did not finish, oldest first."""

@@ -69,6 +69,8 @@ class EmbeddedRedis:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Its own session: a Ctrl-C in the terminal reaches `quel`, which stops it last.
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while not self.socket.exists():
@@ -85,3 +87,4 @@ class EmbeddedRedis:
             except subprocess.TimeoutExpired:
                 self._process.kill()
         self._process = None
+
