@@ -11,9 +11,6 @@ from domain.credits import Payer
 from domain.outcome import Outcome
 from domain.plan import Category, JobKind, JobPlan
 
-MAIN_ACTIVITY_NAMES = ("start_job", "resolve_inputs", "record_output", "finish_job")
-IMAGE_ACTIVITY_NAMES = ("generate_image",)
-
 
 class FailureType:
     """`ApplicationError.type` values the workflow branches on."""
@@ -72,6 +69,7 @@ class ResolvedInputs:
 class ReferenceInput:
     attach_id: int
     type: str
+    """Legacy type tag; for in-paint jobs `original`, `mask` or `reference`."""
     path: str
 
 
@@ -114,6 +112,7 @@ class RecordOutputRequest:
     mime: str
     payer: Payer | None
     price: int
+    link_to_production: bool = False
 
 
 @dataclass(frozen=True)

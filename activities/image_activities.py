@@ -11,11 +11,16 @@ from activities.errors import application_errors, job_cancelled
 from clients.cancel_flags import CancelFlags
 from clients.image_generator import ImageGenerator
 from clients.storage import ObjectStorage
-from domain.errors import ObjectNotFound
-from domain.generation.compose import ReferenceImage, SlotContext, compose_request
-from domain.generation.images import to_webp
+from domain.errors import InvalidJobInput, ObjectNotFound
+from domain.generation.compose import ReferenceImage, SlotContext, compose_modify_request, compose_request
+from domain.generation.images import to_png, to_webp
+from domain.generation.request import GeneratorRequest
+from domain.plan import JobKind
 
-OUTPUT_MIME = "image/webp"
+
+def output_mime(kind: JobKind) -> str:
+    """Generated images are WebP (quality 90); in-paint results PNG, as the legacy worker stored them."""
+    return "image/png" if kind is JobKind.MODIFY else "image/webp"
 
 
 class ImageActivities:
@@ -35,17 +40,18 @@ class ImageActivities:
         with application_errors():
             if await self._cancel_flags.is_set(request.job_id):
                 raise job_cancelled(request.job_id)
-            stored = await self._stored_size(request.output_key)
-            if stored is not None:
-                return GeneratedOutput(request.output_key, stored, OUTPUT_MIME)
+            earlier = await self._stored_size(request.output_key)
+            if earlier is not None:
+                return GeneratedOutput(request.output_key, earlier, output_mime(request.kind))
             references, missing = await self._download(request.references)
-            generator_request = await asyncio.to_thread(compose_request, references, _slot_context(request))
+            generator_request = await asyncio.to_thread(_compose, references, request)
             image = await self._generator.generate(generator_request)
             if await self._cancel_flags.is_set(request.job_id):
                 raise job_cancelled(request.job_id)
-            webp = await asyncio.to_thread(to_webp, image.data)
-            await self._storage.upload(request.output_key, webp, content_type=OUTPUT_MIME)
-            return GeneratedOutput(request.output_key, len(webp), OUTPUT_MIME, missing)
+            mime = output_mime(request.kind)
+            stored = await asyncio.to_thread(to_png if mime == "image/png" else to_webp, image.data)
+            await self._storage.upload(request.output_key, stored, content_type=mime)
+            return GeneratedOutput(request.output_key, len(stored), mime, missing)
 
     async def _stored_size(self, key: str) -> int | None:
         try:
@@ -68,6 +74,17 @@ class ImageActivities:
                 continue
             references.append(ReferenceImage(data=data, type=reference.type))
         return references, missing
+
+
+def _compose(references: list[ReferenceImage], request: GenerateImageRequest) -> GeneratorRequest:
+    if request.kind is not JobKind.MODIFY:
+        return compose_request(references, _slot_context(request))
+    by_role = {reference.type: reference.data for reference in references}
+    if "original" not in by_role or "mask" not in by_role:
+        raise InvalidJobInput("the in-paint job's original image or mask is missing from storage")
+    return compose_modify_request(
+        by_role["original"], by_role["mask"], request.caller_prompt, by_role.get("reference"), request.aspect_ratio
+    )
 
 
 def _slot_context(request: GenerateImageRequest) -> SlotContext:

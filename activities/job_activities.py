@@ -7,6 +7,7 @@ from temporalio import activity
 from activities.contracts import (
     FinishJobRequest,
     RecordOutputRequest,
+    ReferenceInput,
     ResolvedInput,
     ResolvedInputs,
     ResolveInputsRequest,
@@ -14,19 +15,33 @@ from activities.contracts import (
 )
 from activities.errors import application_errors
 from clients.job_store import JobStore, OutputRecord
+from clients.storage import ObjectStorage
 from clients.storage_paths import UnusablePath, resolve_attach_path, validate_storage_path
 from domain.credits import require_balance
 from domain.errors import InvalidJobInput
 from domain.job_input import build_plan
+from domain.modify_sources import modify_sources, storage_path_from_public_url
 from domain.output_keys import OutputIdentity
 from domain.plan import JobKind
 
+MODIFY_INPUTS_PREFIX = "modify-inputs"
+
 
 class JobActivities:
-    def __init__(self, store: JobStore, *, price: int, image_task_queue: str) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        storage: ObjectStorage,
+        *,
+        price: int,
+        image_task_queue: str,
+        storage_host: str | None,
+    ) -> None:
         self._store = store
+        self._storage = storage
         self._price = price
         self._image_task_queue = image_task_queue
+        self._storage_host = storage_host
 
     @activity.defn
     async def start_job(self, job_id: str) -> StartedJob:
@@ -80,6 +95,44 @@ class JobActivities:
             return ResolvedInputs(inputs=inputs, unavailable=unavailable)
 
     @activity.defn
+    async def prepare_modify_inputs(self, job_id: str) -> list[ReferenceInput]:
+        """Stores the in-paint job's inline mask and reference under fixed keys, so the image
+        activity reads them from storage like any other input and history stays small."""
+        with application_errors():
+            row = await self._store.load(job_id)
+            if row is None:
+                raise InvalidJobInput("job row not found")
+            plan = build_plan(row)
+            assert plan.modify is not None
+            sources = modify_sources(row.job_input_data)
+            original = await self._original_path(plan.modify.original_attach_id, plan.modify.original_image_url)
+            inputs = [ReferenceInput(plan.modify.original_attach_id or 0, "original", original)]
+            folder = f"{MODIFY_INPUTS_PREFIX}/{job_id}"
+            await self._storage.upload(f"{folder}/mask.png", sources.mask, content_type="image/png")
+            inputs.append(ReferenceInput(0, "mask", f"{folder}/mask.png"))
+            if sources.reference is not None:
+                await self._storage.upload(
+                    f"{folder}/reference", sources.reference, content_type="application/octet-stream"
+                )
+                inputs.append(ReferenceInput(0, "reference", f"{folder}/reference"))
+            return inputs
+
+    async def _original_path(self, attach_id: int | None, url: str) -> str:
+        if attach_id is None:
+            path = storage_path_from_public_url(url, bucket=self._storage.bucket, allowed_host=self._storage_host)
+            try:
+                return validate_storage_path(path)
+            except UnusablePath as error:
+                raise InvalidJobInput(f"original image URL: {error}") from None
+        row = (await self._store.attach_rows([attach_id])).get(attach_id)
+        if row is None:
+            raise InvalidJobInput(f"original image attach {attach_id} has no quel_attach row")
+        try:
+            return validate_storage_path(resolve_attach_path(row.attach_file_path, row.attach_directory))
+        except UnusablePath as error:
+            raise InvalidJobInput(f"original image attach {attach_id}: {error}") from None
+
+    @activity.defn
     async def record_output(self, request: RecordOutputRequest) -> int:
         """Attach row, charge and progress for one output; once per output identity."""
         with application_errors():
@@ -91,6 +144,7 @@ class JobActivities:
                     mime=request.mime,
                     payer=request.payer,
                     price=request.price,
+                    link_to_production=request.link_to_production,
                 )
             )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 import asyncpg
 
@@ -54,6 +55,8 @@ class OutputRecord:
     payer: Payer | None
     """None: nothing to charge (modify jobs were prepaid)."""
     price: int
+    link_to_production: bool = False
+    """Modify outputs are also listed in `quel_production_attach`, as the legacy worker did."""
 
 
 def _job_uuid(job_id: str) -> uuid.UUID:
@@ -94,6 +97,12 @@ class JobStore:
                 record["production_id"] and uuid.UUID(record["production_id"]),
             )
             return ClaimResult(row=_row_to_job(record))
+
+    async def load(self, job_id: str) -> JobRow | None:
+        record = await self._pool.fetchrow(
+            f"SELECT {_JOB_COLUMNS} FROM quel_production_jobs WHERE job_id = $1", _job_uuid(job_id)
+        )
+        return None if record is None else _row_to_job(record)
 
     async def exists(self, job_id: str) -> bool:
         return bool(
@@ -148,7 +157,7 @@ class JobStore:
                     """INSERT INTO quel_attach (attach_original_name, attach_file_name, attach_file_path,
                          attach_file_size, attach_file_type, attach_directory, attach_storage_type)
                        VALUES ($1, $1, $2, $3, $4, $2, 'supabase') RETURNING attach_id""",
-                    identity.file_name,
+                    PurePosixPath(record.output_key).name,
                     record.output_key,
                     record.file_size,
                     record.mime,
@@ -163,11 +172,18 @@ class JobStore:
                     identity.index,
                     attach_id,
                 )
+            production_id = await connection.fetchval(
+                "SELECT production_id FROM quel_production_jobs WHERE job_id = $1", job_key
+            )
             if record.payer is not None:
-                production_id = await connection.fetchval(
-                    "SELECT production_id FROM quel_production_jobs WHERE job_id = $1", job_key
-                )
                 await self._charge_once(connection, record, attach_id, production_id)
+            if record.link_to_production and production_id is not None:
+                await connection.execute(
+                    """INSERT INTO quel_production_attach (production_id, attach_id) VALUES ($1, $2)
+                       ON CONFLICT DO NOTHING""",
+                    production_id,
+                    attach_id,
+                )
             await connection.execute(
                 """WITH current AS (
                      SELECT coalesce(generated_attach_ids, '[]'::jsonb) AS ids

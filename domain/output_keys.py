@@ -13,10 +13,12 @@ class OutputIdentity:
     stage: int
     combo: int
     index: int
+    extension: str = "webp"
+    """Generated images are stored as WebP; in-paint results as PNG, like the legacy worker."""
 
     @property
     def file_name(self) -> str:
-        return f"s{self.stage}-c{self.combo}-{self.index}.webp"
+        return f"s{self.stage}-c{self.combo}-{self.index}.{self.extension}"
 
     def storage_key(self, owner: str | None) -> str:
         """`owner` is the member the legacy path is named after; unknown owners share one folder."""

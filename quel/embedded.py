@@ -87,4 +87,3 @@ class EmbeddedRedis:
             except subprocess.TimeoutExpired:
                 self._process.kill()
         self._process = None
-

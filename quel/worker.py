@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from urllib.parse import urlsplit
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -34,7 +35,11 @@ async def running_workers(client: Client, settings: Settings, resources: Resourc
         generator = open_generator(settings)
         stack.push_async_callback(generator.close)
         jobs = JobActivities(
-            resources.store, price=settings.image_per_price, image_task_queue=settings.temporal_image_task_queue
+            resources.store,
+            storage,
+            price=settings.image_per_price,
+            image_task_queue=settings.temporal_image_task_queue,
+            storage_host=urlsplit(settings.supabase_url).hostname if settings.supabase_url else None,
         )
         images = ImageActivities(storage, generator, resources.cancel_flags)
         main = Worker(
@@ -42,7 +47,13 @@ async def running_workers(client: Client, settings: Settings, resources: Resourc
             task_queue=settings.temporal_task_queue,
             workflows=[ProductionJobWorkflow],
             workflow_runner=WORKFLOW_RUNNER,
-            activities=[jobs.start_job, jobs.resolve_inputs, jobs.record_output, jobs.finish_job],
+            activities=[
+                jobs.start_job,
+                jobs.resolve_inputs,
+                jobs.prepare_modify_inputs,
+                jobs.record_output,
+                jobs.finish_job,
+            ],
         )
         image = Worker(
             client,

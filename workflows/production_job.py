@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.job_activities import JobActivities
     from domain.outcome import JobStatus, Outcome, decide_outcome
     from domain.output_keys import OutputIdentity
-    from domain.plan import Category, JobPlan, SlotPlan, StagePlan
+    from domain.plan import Category, JobKind, JobPlan, SlotPlan, StagePlan
     from workflows import search_attributes as sa
     from workflows.progress import JobProgress, JobResult
 
@@ -147,7 +147,16 @@ class ProductionJobWorkflow:
         assert started.plan is not None
         self._progress.current_stage = stage.index
         self._update_details()
-        references, slot_inputs = await self._resolve_stage_inputs(started.plan, stage)
+        if started.plan.kind is JobKind.MODIFY:
+            references = await workflow.execute_activity_method(
+                JobActivities.prepare_modify_inputs,
+                self._progress.job_id,
+                start_to_close_timeout=DATABASE_TIMEOUT,
+                retry_policy=DATABASE_RETRY,
+            )
+            slot_inputs: dict[int | None, list[ReferenceInput]] = {}
+        else:
+            references, slot_inputs = await self._resolve_stage_inputs(started.plan, stage)
         self._slot_tasks = [
             asyncio.create_task(
                 self._run_slot(started, stage, slot, number, slot_inputs.get(slot.input_attach_id, references))
@@ -199,7 +208,10 @@ class ProductionJobWorkflow:
         if self._stopping:
             return
         assert started.plan is not None
-        identity = OutputIdentity(self._progress.job_id, stage.index, slot.combo, slot.index)
+        modify = started.plan.kind is JobKind.MODIFY
+        identity = OutputIdentity(
+            self._progress.job_id, stage.index, slot.combo, slot.index, extension="png" if modify else "webp"
+        )
         request = GenerateImageRequest(
             job_id=identity.job_id,
             stage=stage.index,
@@ -247,6 +259,7 @@ class ProductionJobWorkflow:
                 mime=output.mime,
                 payer=started.payer,
                 price=started.price,
+                link_to_production=modify,
             ),
             start_to_close_timeout=DATABASE_TIMEOUT,
             retry_policy=DATABASE_RETRY,

@@ -82,6 +82,21 @@ def merge_bucket(images: Sequence[bytes], aspect_ratio: str) -> tuple[bytes, str
 
 def to_webp(data: bytes, quality: int = 90) -> bytes:
     """Re-encode a generated image of any format Pillow reads as lossy WebP."""
+    out = io.BytesIO()
+    _generated(data).save(out, format="WEBP", quality=quality)
+    return out.getvalue()
+
+
+def to_png(data: bytes) -> bytes:
+    """In-paint results are stored as PNG; PNG replies are kept byte for byte."""
+    if sniff_mime(data) == "image/png":
+        return data
+    out = io.BytesIO()
+    _generated(data).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _generated(data: bytes) -> Image.Image:
     image = _decode(data)
     if image is None:
         raise ImageRejected(
@@ -89,10 +104,7 @@ def to_webp(data: bytes, quality: int = 90) -> bytes:
             reason="UNREADABLE_IMAGE",
         )
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
-    converted = image.convert("RGBA" if has_alpha else "RGB")
-    out = io.BytesIO()
-    converted.save(out, format="WEBP", quality=quality)
-    return out.getvalue()
+    return image.convert("RGBA" if has_alpha else "RGB")
 
 
 def _decode(data: bytes) -> Image.Image | None:

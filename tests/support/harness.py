@@ -13,8 +13,7 @@ from PIL import Image
 from temporalio.client import Client, WorkflowHandle
 
 from bridge.job_starter import start_job_workflow
-from clients.local_storage import LocalFolderStorage
-from quel.resources import Resources, open_resources
+from quel.resources import Resources, open_resources, open_storage
 from quel.settings import Settings
 from quel.worker import running_workers
 from tests.support.seed import input_paths, seed_accounts
@@ -50,9 +49,13 @@ class Harness:
 
 
 async def seed_inputs(settings: Settings) -> None:
-    storage = LocalFolderStorage(settings.storage_dir, settings.storage_bucket)
-    for number, (_, path) in enumerate(sorted(input_paths().items())):
-        await storage.upload(path, picture(path, (40 * number % 255, 90, 160)), content_type="image/webp")
+    """Every fixture input as a real image in the configured storage backend."""
+    storage = open_storage(settings)
+    try:
+        for number, (_, path) in enumerate(sorted(input_paths().items())):
+            await storage.upload(path, picture(path, (40 * number % 255, 90, 160)), content_type="image/webp")
+    finally:
+        await storage.close()
 
 
 @asynccontextmanager
