@@ -59,6 +59,7 @@ async def assert_recorded(h: Harness, job_id: str, row: asyncpg.Record, *, image
         "SELECT production_status::text, attach_ids FROM quel_production_photo WHERE production_id = $1",
         row["production_id"],
     )
+    assert production is not None
     assert production["production_status"] == "completed"
     assert production["attach_ids"][-images:] == ids
     return ids
