@@ -14,9 +14,10 @@ from activities.contracts import (
     StartedJob,
 )
 from activities.errors import application_errors
+from clients.cancel_flags import CancelFlags
 from clients.job_store import JobStore, OutputRecord
 from clients.storage import ObjectStorage
-from clients.storage_paths import UnusablePath, resolve_attach_path, validate_storage_path
+from clients.storage_paths import NoFilePath, UnusablePath, resolve_attach_path, validate_storage_path
 from domain.credits import require_balance
 from domain.errors import InvalidJobInput
 from domain.job_input import build_plan
@@ -32,6 +33,7 @@ class JobActivities:
         self,
         store: JobStore,
         storage: ObjectStorage,
+        cancel_flags: CancelFlags,
         *,
         price: int,
         image_task_queue: str,
@@ -39,6 +41,7 @@ class JobActivities:
     ) -> None:
         self._store = store
         self._storage = storage
+        self._cancel_flags = cancel_flags
         self._price = price
         self._image_task_queue = image_task_queue
         self._storage_host = storage_host
@@ -82,12 +85,11 @@ class JobActivities:
                     unavailable[attach_id] = "no quel_attach row"
                     continue
                 try:
-                    path = resolve_attach_path(row.attach_file_path, row.attach_directory)
-                except UnusablePath as error:
+                    inputs.append(
+                        ResolvedInput(attach_id, resolve_attach_path(row.attach_file_path, row.attach_directory))
+                    )
+                except NoFilePath as error:
                     unavailable[attach_id] = str(error)
-                    continue
-                try:
-                    inputs.append(ResolvedInput(attach_id, validate_storage_path(path)))
                 except UnusablePath as error:
                     raise InvalidJobInput(f"attach {attach_id}: {error}") from None
             for attach_id, reason in unavailable.items():
@@ -128,7 +130,7 @@ class JobActivities:
         if row is None:
             raise InvalidJobInput(f"original image attach {attach_id} has no quel_attach row")
         try:
-            return validate_storage_path(resolve_attach_path(row.attach_file_path, row.attach_directory))
+            return resolve_attach_path(row.attach_file_path, row.attach_directory)
         except UnusablePath as error:
             raise InvalidJobInput(f"original image attach {attach_id}: {error}") from None
 
@@ -147,6 +149,11 @@ class JobActivities:
                     link_to_production=request.link_to_production,
                 )
             )
+
+    @activity.defn
+    async def request_cancel(self, job_id: str) -> None:
+        """Sets the legacy flag that every image activity of the job checks (D8)."""
+        await self._cancel_flags.set(job_id)
 
     @activity.defn
     async def finish_job(self, request: FinishJobRequest) -> None:

@@ -17,6 +17,11 @@ class UnusablePath(ValueError):
     """An attachment has no storage path, or its path is unsafe; the message says which."""
 
 
+class NoFilePath(UnusablePath):
+    """The row names no path at all: the input is skipped, as the legacy worker did, while a
+    path that is present but refused makes the job invalid (D5)."""
+
+
 def resolve_attach_path(attach_file_path: str | None, attach_directory: str | None) -> str:
     """The bucket-relative path of an attachment row, validated.
 
@@ -28,7 +33,7 @@ def resolve_attach_path(attach_file_path: str | None, attach_directory: str | No
             path = candidate
             break
     else:
-        raise UnusablePath("attachment has no file path: attach_file_path and attach_directory are both empty")
+        raise NoFilePath("attachment has no file path: attach_file_path and attach_directory are both empty")
     if path.startswith(_LEGACY_BARE_UPLOAD):
         path = _LEGACY_UPLOAD_FOLDER + path
     return validate_storage_path(path)

@@ -20,9 +20,10 @@ from workflows.production_job import ProductionJobWorkflow
 
 # Passed through rather than re-imported per workflow run: structlog and rich render log
 # records emitted inside the sandbox; `domain` and `activities` hold the pure data types of
-# activity arguments, whose postponed annotations pydantic cannot resolve in a fresh sandbox.
+# activity arguments, whose postponed annotations pydantic cannot resolve in a fresh sandbox;
+# `clients` and `redis` come with the activity classes the workflow names, never run there.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("structlog", "rich", "domain", "activities")
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("structlog", "rich", "domain", "activities", "clients", "redis")
 )
 
 
@@ -37,6 +38,7 @@ async def running_workers(client: Client, settings: Settings, resources: Resourc
         jobs = JobActivities(
             resources.store,
             storage,
+            resources.cancel_flags,
             price=settings.image_per_price,
             image_task_queue=settings.temporal_image_task_queue,
             storage_host=urlsplit(settings.supabase_url).hostname if settings.supabase_url else None,
@@ -52,6 +54,7 @@ async def running_workers(client: Client, settings: Settings, resources: Resourc
                 jobs.resolve_inputs,
                 jobs.prepare_modify_inputs,
                 jobs.record_output,
+                jobs.request_cancel,
                 jobs.finish_job,
             ],
         )

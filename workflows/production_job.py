@@ -18,7 +18,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.contracts import (
         FailureType,
         FinishJobRequest,
-        GeneratedOutput,
         GenerateImageRequest,
         RecordOutputRequest,
         ReferenceInput,
@@ -70,8 +69,11 @@ class ProductionJobWorkflow:
         self._progress = JobProgress(job_id=job_id)
         self._failure_reasons: list[str] = []
         self._cancel_seen = False
+        """The job stops starting images: Temporal cancel or the legacy flag."""
+        self._cancel_requested = False
+        """A Temporal cancel arrived: the run ends as cancelled once the row is final."""
         self._fatal_error: str | None = None
-        self._generations: set[workflow.ActivityHandle[GeneratedOutput]] = set()
+        self._fatal_type = FailureType.JOB_FAILED
         self._slot_tasks: list[asyncio.Task[None]] = []
 
     @workflow.query
@@ -83,7 +85,7 @@ class ProductionJobWorkflow:
         try:
             started = await self._start(job_id)
         except asyncio.CancelledError:
-            await self._finish(Outcome(JobStatus.USER_CANCELLED, 0, "cancelled before it started"))
+            await self._finish(Outcome(JobStatus.USER_CANCELLED, 0, None))
             raise
         if started.skipped_reason is not None:
             self._set_status("skipped", error=started.skipped_reason)
@@ -91,25 +93,29 @@ class ProductionJobWorkflow:
             return JobResult(job_id=job_id, status="skipped", error_message=started.skipped_reason)
         assert started.plan is not None
         self._begin(started, started.plan)
-        temporal_cancel = False
         try:
             for stage in started.plan.stages:
                 if self._stopping:
                     break
                 await self._run_stage(started, stage)
-        except asyncio.CancelledError:
-            temporal_cancel = True
-            self._cancel_seen = True
-            self._cancel_generations()
+        except ActivityError as error:
+            cause = error.cause
+            if not (isinstance(cause, ApplicationError) and cause.type in FailureType.JOB_LEVEL):
+                raise
             await self._drain_slots()
+            self._fatal_error, self._fatal_type = cause.message, cause.type
+        except asyncio.CancelledError:
+            await self._stop_for_cancel()
         outcome = self._outcome()
-        await self._finish(outcome)
-        if temporal_cancel:
+        try:
+            await self._finish(outcome)
+        except asyncio.CancelledError:
+            # The job was already over when the cancel came; finish it as it ended.
+            await self._finish(outcome)
+        if self._cancel_requested:
             raise asyncio.CancelledError()
         if outcome.status is JobStatus.FAILED:
-            raise ApplicationError(
-                outcome.error_message or "job failed", type=FailureType.JOB_FAILED, non_retryable=True
-            )
+            raise ApplicationError(outcome.error_message or "job failed", type=self._fatal_type, non_retryable=True)
         return self._result()
 
     async def _start(self, job_id: str) -> StartedJob:
@@ -229,7 +235,7 @@ class ProductionJobWorkflow:
             camera_angle=stage.camera_angle,
             shot_type=stage.shot_type,
         )
-        generation = workflow.start_activity_method(
+        generation = workflow.execute_activity_method(
             ImageActivities.generate_image,
             request,
             task_queue=started.image_task_queue,
@@ -237,16 +243,11 @@ class ProductionJobWorkflow:
             retry_policy=GENERATE_RETRY,
             priority=Priority(fairness_key=started.payer.account_id if started.payer else None),
         )
-        self._generations.add(generation)
         try:
             output = await generation
         except ActivityError as error:
             self._image_failed(error)
             return
-        except asyncio.CancelledError:
-            return
-        finally:
-            self._generations.discard(generation)
         attach_id = await workflow.execute_activity_method(
             JobActivities.record_output,
             RecordOutputRequest(
@@ -276,9 +277,8 @@ class ProductionJobWorkflow:
             self._cancel_seen = True
             return
         if isinstance(cause, ApplicationError) and cause.type == FailureType.GENERATOR_AUTH:
-            if self._fatal_error is None:
-                self._fatal_error = f"image generator refused the credentials: {cause.message}"
-                self._cancel_generations()
+            # Images already scheduled fail just as fast; none is retried.
+            self._fatal_error = self._fatal_error or f"image generator refused the credentials: {cause.message}"
             return
         if isinstance(cause, ApplicationError) and cause.type == FailureType.IMAGE_REJECTED:
             details = cause.details
@@ -292,9 +292,18 @@ class ProductionJobWorkflow:
         self._progress.failed_images = len(self._failure_reasons)
         self._update_details()
 
-    def _cancel_generations(self) -> None:
-        for generation in list(self._generations):
-            generation.cancel()
+    async def _stop_for_cancel(self) -> None:
+        """A Temporal cancel has the effect of the legacy flag (D8): the flag is set, so images
+        not yet started never call the generator and replies that arrive are discarded; the
+        images already produced are recorded before the job ends."""
+        self._cancel_seen = self._cancel_requested = True
+        await workflow.execute_activity_method(
+            JobActivities.request_cancel,
+            self._progress.job_id,
+            start_to_close_timeout=DATABASE_TIMEOUT,
+            retry_policy=DATABASE_RETRY,
+        )
+        await self._drain_slots()
 
     async def _drain_slots(self) -> None:
         """Waits for every slot task without cancelling them: a recording in flight finishes."""
@@ -303,8 +312,7 @@ class ProductionJobWorkflow:
             try:
                 await workflow.wait(pending)
             except asyncio.CancelledError:
-                self._cancel_seen = True
-                self._cancel_generations()
+                await self._stop_for_cancel()
             pending = [task for task in pending if not task.done()]
 
     def _outcome(self) -> Outcome:

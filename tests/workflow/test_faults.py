@@ -1,0 +1,263 @@
+"""Faults of the generator, of storage and of the input: each ends as DECISIONS.md says, and
+nothing is charged for an image that was not produced."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import asyncpg
+import pytest
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ApplicationError, CancelledError
+
+from bridge.job_starter import StartResult, start_job_workflow
+from clients.cancel_flags import CancelFlags
+from quel.settings import Settings
+from tests.fakes.gemini_server import FakeGemini, ok, safety, status
+from tests.fakes.storage_server import FakeSupabaseStorage
+from tests.support.harness import Harness, harness
+from tests.support.seed import MEMBER_ID, ORG_ID, fixture, seed_job
+
+
+async def charged(db: asyncpg.Pool, production_id: Any) -> int:
+    return int(await db.fetchval("SELECT count(*) FROM quel_credits WHERE production_idx = $1", production_id))
+
+
+async def job(h: Harness, name: str, **changes: Any) -> str:
+    async with h.db.acquire() as connection:
+        return await seed_job(connection, name, **changes)
+
+
+async def failed_run(h: Harness, job_id: str) -> ApplicationError:
+    with pytest.raises(WorkflowFailureError) as failure:
+        await (await h.start(job_id)).result()
+    assert isinstance(failure.value.cause, ApplicationError)
+    return failure.value.cause
+
+
+async def wait_for(condition: Any, *, timeout: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.1)
+
+
+async def test_rate_limited_call_is_retried_and_charged_once(
+    client: Client, remote_settings: Settings, fake_gemini: FakeGemini
+) -> None:
+    fake_gemini.script(status(429, retry_after=0.2), ok(), ok())
+    async with harness(client, remote_settings) as h:
+        job_id = await job(h, "single_batch.eats")
+        result = await (await h.start(job_id)).result()
+        row = await h.job_row(job_id)
+        assert (result.status, row["completed_images"], row["failed_images"]) == ("completed", 2, 0)
+        assert await charged(h.db, row["production_id"]) == 2
+    assert fake_gemini.call_count == 3
+
+
+async def test_service_unavailable_storm_passes(
+    client: Client, remote_settings: Settings, fake_gemini: FakeGemini
+) -> None:
+    fake_gemini.script(*[status(503, retry_after=0.1)] * 4)
+    async with harness(client, remote_settings) as h:
+        job_id = await job(h, "single_batch.eats")
+        result = await (await h.start(job_id)).result()
+        assert (result.status, result.completed_images) == ("completed", 2)
+    assert fake_gemini.call_count == 6
+
+
+async def test_safety_block_fails_only_that_image_and_costs_nothing(
+    client: Client, remote_settings: Settings, fake_gemini: FakeGemini
+) -> None:
+    fake_gemini.when_prompt_contains("seated on a stool", safety())
+    async with harness(client, remote_settings) as h:
+        job_id = await job(h, "simple_portrait.fashion")
+        result = await (await h.start(job_id)).result()
+        row = await h.job_row(job_id)
+        assert row["job_status"] == "completed"
+        assert (row["completed_images"], row["failed_images"]) == (2, 1)
+        assert row["error_message"] == "1 of 3 images failed: SAFETY (1)"
+        assert result.failed_images == 1
+        assert await charged(h.db, row["production_id"]) == 2
+    assert fake_gemini.call_count == 3, "a safety block is not retried"
+
+
+async def test_revoked_key_fails_the_whole_job_at_once(
+    client: Client, remote_settings: Settings, fake_gemini: FakeGemini
+) -> None:
+    fake_gemini.set_default(status(403, message="API key was reported as leaked"))
+    async with harness(client, remote_settings) as h:
+        job_id = await job(h, "single_batch.fashion")
+        error = await failed_run(h, job_id)
+        row = await h.job_row(job_id)
+        assert row["job_status"] == "failed"
+        assert row["completed_at"] is not None
+        assert "refused the credentials" in row["error_message"]
+        assert error.message == row["error_message"]
+        assert remote_settings.gemini_api_key is not None
+        assert remote_settings.gemini_api_key.get_secret_value() not in row["error_message"]
+        assert await charged(h.db, row["production_id"]) == 0
+    assert fake_gemini.call_count <= 4, "no retries of a 403"
+
+
+async def test_missing_input_object_is_left_out(
+    client: Client, remote_settings: Settings, fake_gemini: FakeGemini, fake_storage: FakeSupabaseStorage
+) -> None:
+    async with harness(client, remote_settings) as h:
+        fake_storage.make_missing("attachments", "uploads/upload-2025-12-05T02-14-41-610Z.webp")  # the shoes
+        job_id = await job(h, "single_batch.fashion")
+        result = await (await h.start(job_id)).result()
+        assert (result.status, result.completed_images) == ("completed", 4)
+    assert all(call.mimes == ("image/webp", "image/png", "image/webp", None) for call in fake_gemini.calls)
+
+
+BAD_INPUTS = {
+    "aspect ratio": ({"aspect-ratio": "7:3"}, "aspect ratio '7:3' is not one of 1:1"),
+    "quantity": ({"combinations": [{"angle": "front", "shot": "full", "quantity": 51}]}, "51"),
+    "attach id": ({"individualImageAttachIds": [{"attachId": -3, "type": "model"}]}, "-3"),
+    "entry": ({"combinations": ["front"]}, "combinations[0]"),
+    "too many": ({"combinations": [{"quantity": 50}] * 5}, "at most 200"),
+    "garbage": ("not an object", "job_input_data"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+async def test_bad_input_fails_before_generating(
+    client: Client, remote_settings: Settings, fake_gemini: FakeGemini, case: str
+) -> None:
+    change, expected = BAD_INPUTS[case]
+    data = fixture("jobs/single_batch.eats.json")["job_input_data"]
+    job_input = {**data, **change} if isinstance(change, dict) else change
+    async with harness(client, remote_settings) as h:
+        job_id = await job(h, "single_batch.eats", job_input_data=job_input)
+        error = await failed_run(h, job_id)
+        row = await h.job_row(job_id)
+        assert row["job_status"] == "failed"
+        assert expected in row["error_message"]
+        assert error.type == "InvalidJobInput"
+        assert await charged(h.db, row["production_id"]) == 0
+    assert fake_gemini.call_count == 0
+
+
+async def test_refused_storage_path_is_invalid_input(
+    client: Client, remote_settings: Settings, fake_gemini: FakeGemini
+) -> None:
+    async with harness(client, remote_settings) as h:
+        attach_id = await h.db.fetchval(
+            "INSERT INTO quel_attach (attach_file_path) VALUES ('../../etc/passwd') RETURNING attach_id"
+        )
+        data = fixture("jobs/single_batch.eats.json")["job_input_data"]
+        bad = {**data, "individualImageAttachIds": [{"attachId": attach_id, "type": "food"}]}
+        job_id = await job(h, "single_batch.eats", job_input_data=bad)
+        await failed_run(h, job_id)
+        row = await h.job_row(job_id)
+        assert f"attach {attach_id}" in row["error_message"] and ".." in row["error_message"]
+    assert fake_gemini.call_count == 0
+
+
+async def test_insufficient_credits_fail_before_generating(
+    client: Client, remote_settings: Settings, fake_gemini: FakeGemini
+) -> None:
+    async with harness(client, remote_settings) as h:
+        member = str(uuid.uuid4())
+        await h.db.execute(
+            "INSERT INTO quel_member (quel_member_id, quel_email, quel_member_credit) VALUES ($1, 'poor@x', 10)",
+            member,
+        )
+        job_id = await job(h, "single_batch.eats", quel_member_id=member)
+        error = await failed_run(h, job_id)
+        row = await h.job_row(job_id)
+        assert row["error_message"] == "insufficient credits: need 40, have 10"
+        assert error.type == "InsufficientCredits"
+    assert fake_gemini.call_count == 0
+
+
+async def test_inactive_organisation_leaves_the_member_paying(client: Client, remote_settings: Settings) -> None:
+    async with harness(client, remote_settings) as h:
+        await h.db.execute("UPDATE quel_organization SET org_status = 'inactive' WHERE org_id = $1", ORG_ID)
+        try:
+            member_before = await h.db.fetchval(
+                "SELECT quel_member_credit FROM quel_member WHERE quel_member_id = $1", MEMBER_ID
+            )
+            org_before = await h.db.fetchval("SELECT org_credit FROM quel_organization WHERE org_id = $1", ORG_ID)
+            job_id = await job(h, "single_batch.fashion")
+            await (await h.start(job_id)).result()
+            assert await h.db.fetchval(
+                "SELECT quel_member_credit FROM quel_member WHERE quel_member_id = $1", MEMBER_ID
+            ) == (member_before - 80)
+            assert await h.db.fetchval("SELECT org_credit FROM quel_organization WHERE org_id = $1", ORG_ID) == (
+                org_before
+            )
+        finally:
+            await h.db.execute("UPDATE quel_organization SET org_status = 'active' WHERE org_id = $1", ORG_ID)
+
+
+async def test_starting_the_same_job_twice_makes_one_set_of_images(
+    client: Client, remote_settings: Settings, fake_gemini: FakeGemini
+) -> None:
+    async with harness(client, remote_settings) as h:
+        job_id = await job(h, "single_batch.eats")
+        first = await start_job_workflow(client, job_id, task_queue=remote_settings.temporal_task_queue)
+        again = await start_job_workflow(client, job_id, task_queue=remote_settings.temporal_task_queue)
+        await client.get_workflow_handle(job_id).result()
+        after = await start_job_workflow(client, job_id, task_queue=remote_settings.temporal_task_queue)
+        assert (first, again, after) == (StartResult.STARTED, StartResult.DUPLICATE, StartResult.DUPLICATE)
+        row = await h.job_row(job_id)
+        assert row["completed_images"] == 2
+        assert await charged(h.db, row["production_id"]) == 2
+    assert fake_gemini.call_count == 2
+
+
+async def test_temporal_cancel_mid_job_keeps_what_was_produced(
+    client: Client, remote_settings: Settings, fake_gemini: FakeGemini
+) -> None:
+    fake_gemini.latency = 0.6
+    async with harness(client, remote_settings) as h:
+        job_id = await job(h, "single_batch.fashion")
+        handle = await h.start(job_id)
+
+        async def first_image_recorded() -> bool:
+            return bool((await h.job_row(job_id))["completed_images"])
+
+        await wait_for(first_image_recorded)
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+        assert isinstance(failure.value.cause, CancelledError)
+        row = await h.job_row(job_id)
+        assert row["job_status"] == "user_cancelled"
+        assert row["completed_at"] is not None
+        assert 1 <= row["completed_images"] < 4
+        assert await charged(h.db, row["production_id"]) == row["completed_images"]
+        production = await h.db.fetchrow(
+            "SELECT production_status::text, attach_ids FROM quel_production_photo WHERE production_id = $1",
+            row["production_id"],
+        )
+        assert production is not None
+        assert production["production_status"] == "user_cancelled"
+        assert production["attach_ids"][1:] == row["generated_attach_ids"]
+        calls_at_end = fake_gemini.call_count
+        await asyncio.sleep(1.5)
+        assert fake_gemini.call_count == calls_at_end, "nothing new starts after the cancel"
+
+
+async def test_legacy_flag_set_mid_job_stops_new_images(
+    client: Client, remote_settings: Settings, fake_gemini: FakeGemini
+) -> None:
+    fake_gemini.latency = 0.6
+    async with harness(client, remote_settings) as h:
+        job_id = await job(h, "single_batch.fashion")
+        handle = await h.start(job_id)
+
+        async def first_image_recorded() -> bool:
+            return bool((await h.job_row(job_id))["completed_images"])
+
+        await wait_for(first_image_recorded)
+        await CancelFlags(h.resources.redis).set(job_id)
+        result = await handle.result()
+        row = await h.job_row(job_id)
+        assert result.status == row["job_status"] == "user_cancelled"
+        assert 1 <= row["completed_images"] < 4
+        assert await charged(h.db, row["production_id"]) == row["completed_images"]
