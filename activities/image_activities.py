@@ -8,6 +8,7 @@ from temporalio import activity
 
 from activities.contracts import GeneratedOutput, GenerateImageRequest, ReferenceInput
 from activities.errors import application_errors, job_cancelled
+from activities.heartbeat import heartbeating
 from clients.cancel_flags import CancelFlags
 from clients.image_generator import ImageGenerator
 from clients.storage import ObjectStorage
@@ -16,6 +17,9 @@ from domain.generation.compose import ReferenceImage, SlotContext, compose_modif
 from domain.generation.images import to_png, to_webp
 from domain.generation.request import GeneratorRequest
 from domain.plan import JobKind
+
+HEARTBEAT_SECONDS = 2.0
+"""Well inside the workflow's heartbeat timeout for this activity."""
 
 
 def output_mime(kind: JobKind) -> str:
@@ -38,20 +42,24 @@ class ImageActivities:
         so a retry after a crash does not pay for a second generation.
         """
         with application_errors():
-            if await self._cancel_flags.is_set(request.job_id):
-                raise job_cancelled(request.job_id)
-            earlier = await self._stored_size(request.output_key)
-            if earlier is not None:
-                return GeneratedOutput(request.output_key, earlier, output_mime(request.kind))
-            references, missing = await self._download(request.references)
-            generator_request = await asyncio.to_thread(_compose, references, request)
-            image = await self._generator.generate(generator_request)
-            if await self._cancel_flags.is_set(request.job_id):
-                raise job_cancelled(request.job_id)
-            mime = output_mime(request.kind)
-            stored = await asyncio.to_thread(to_png if mime == "image/png" else to_webp, image.data)
-            await self._storage.upload(request.output_key, stored, content_type=mime)
-            return GeneratedOutput(request.output_key, len(stored), mime, missing)
+            async with heartbeating(HEARTBEAT_SECONDS):
+                return await self._generate(request)
+
+    async def _generate(self, request: GenerateImageRequest) -> GeneratedOutput:
+        if await self._cancel_flags.is_set(request.job_id):
+            raise job_cancelled(request.job_id)
+        earlier = await self._stored_size(request.output_key)
+        if earlier is not None:
+            return GeneratedOutput(request.output_key, earlier, output_mime(request.kind))
+        references, missing = await self._download(request.references)
+        generator_request = await asyncio.to_thread(_compose, references, request)
+        image = await self._generator.generate(generator_request)
+        if await self._cancel_flags.is_set(request.job_id):
+            raise job_cancelled(request.job_id)
+        mime = output_mime(request.kind)
+        stored = await asyncio.to_thread(to_png if mime == "image/png" else to_webp, image.data)
+        await self._storage.upload(request.output_key, stored, content_type=mime)
+        return GeneratedOutput(request.output_key, len(stored), mime, missing)
 
     async def _stored_size(self, key: str) -> int | None:
         try:

@@ -32,13 +32,15 @@ with workflow.unsafe.imports_passed_through():
     from workflows import search_attributes as sa
     from workflows.progress import JobProgress, JobResult
 
-DATABASE_TIMEOUT = timedelta(seconds=60)
+# Short: a statement that takes longer is stuck, and a crashed worker's task is retried sooner.
+DATABASE_TIMEOUT = timedelta(seconds=15)
 DATABASE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     maximum_interval=timedelta(seconds=30),
     non_retryable_error_types=list(FailureType.JOB_LEVEL),
 )
 GENERATE_TIMEOUT = timedelta(minutes=5)
+GENERATE_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 GENERATE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     backoff_coefficient=2.0,
@@ -240,6 +242,7 @@ class ProductionJobWorkflow:
             request,
             task_queue=started.image_task_queue,
             start_to_close_timeout=GENERATE_TIMEOUT,
+            heartbeat_timeout=GENERATE_HEARTBEAT_TIMEOUT,
             retry_policy=GENERATE_RETRY,
             priority=Priority(fairness_key=started.payer.account_id if started.payer else None),
         )

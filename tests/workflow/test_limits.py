@@ -1,0 +1,49 @@
+"""Limits the issue sets: small histories, and generator concurrency per worker."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.client import Client
+
+from quel.settings import Settings
+from tests.fakes.gemini_server import FakeGemini
+from tests.support.harness import harness
+from tests.support.seed import fixture, seed_job
+
+MAX_PAYLOAD_EVENT_BYTES = 16 * 1024
+MAX_HISTORY_BYTES = 1024 * 1024
+
+
+def fashion_job_of(images: int) -> dict[str, object]:
+    data = fixture("jobs/single_batch.fashion.json")["job_input_data"]
+    combos = [{"angle": "front", "shot": "full", "quantity": 10} for _ in range(images // 10)]
+    return {**data, "combinations": combos}
+
+
+async def test_fifty_image_history_stays_small(client: Client, remote_settings: Settings) -> None:
+    async with harness(client, remote_settings) as h:
+        async with h.db.acquire() as connection:
+            job_id = await seed_job(connection, "single_batch.fashion", job_input_data=fashion_job_of(50))
+        handle = await h.start(job_id)
+        result = await handle.result()
+        assert result.completed_images == 50
+        history = await handle.fetch_history()
+    sizes = [event.ByteSize() for event in history.events]
+    print(f"50 images: {len(history.events)} events, {sum(sizes)} bytes, largest event {max(sizes)} bytes")
+    assert max(sizes) <= MAX_PAYLOAD_EVENT_BYTES, "no event (so no payload) above 16 KB"
+    assert sum(sizes) < MAX_HISTORY_BYTES
+    assert len(history.events) / 50 < 15, "events per image"
+
+
+@pytest.mark.parametrize("concurrency", [2, 3])
+async def test_generator_calls_in_flight_never_exceed_the_limit_and_reach_it(
+    client: Client, remote_settings: Settings, fake_gemini: FakeGemini, concurrency: int
+) -> None:
+    fake_gemini.latency = 0.3
+    settings = remote_settings.model_copy(update={"image_concurrency": concurrency})
+    async with harness(client, settings) as h:
+        async with h.db.acquire() as connection:
+            job_id = await seed_job(connection, "single_batch.fashion", job_input_data=fashion_job_of(10))
+        result = await (await h.start(job_id)).result()
+        assert result.completed_images == 10
+    assert fake_gemini.max_in_flight == concurrency

@@ -1,0 +1,61 @@
+"""A worker process killed with SIGKILL in the middle of a job, then restarted: the job
+completes with exactly one attach row, one ledger row and one storage object per image."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from quel.settings import Settings
+from tests.fakes.gemini_server import FakeGemini
+from tests.fakes.storage_server import FakeSupabaseStorage
+from tests.support.harness import harness
+from tests.support.processes import QuelProcess, settings_env
+from tests.support.seed import seed_job
+
+
+async def test_killed_worker_leaves_exactly_one_of_everything(
+    client: Client,
+    temporal_env: WorkflowEnvironment,
+    remote_settings: Settings,
+    fake_gemini: FakeGemini,
+    fake_storage: FakeSupabaseStorage,
+    tmp_path: Path,
+) -> None:
+    fake_gemini.latency = 0.4
+    settings = remote_settings.model_copy(update={"image_concurrency": 1})
+    env = settings_env(settings, temporal_address=temporal_env.client.service_client.config.target_host)
+    worker = QuelProcess("worker", env, tmp_path / "worker.log")
+    async with harness(client, settings, workers=False) as h:
+        async with h.db.acquire() as connection:
+            job_id = await seed_job(connection, "single_batch.fashion")
+        worker.start()
+        handle = await h.start(job_id)
+        try:
+            for produced in (1, 2):
+                while (await h.job_row(job_id))["completed_images"] < produced:
+                    await asyncio.sleep(0.05)
+                # Mid-job: the next image's generation is in flight (latency 0.4 s).
+                await asyncio.sleep(0.2)
+                worker.kill()
+                worker.start()
+            result = await asyncio.wait_for(handle.result(), timeout=120)
+        finally:
+            worker.stop()
+        row = await h.job_row(job_id)
+        assert (result.status, row["job_status"], row["completed_images"]) == ("completed", "completed", 4)
+        ids = row["generated_attach_ids"]
+        assert len(set(ids)) == 4
+        outputs = await h.db.fetch("SELECT attach_id FROM quel_temporal_outputs WHERE job_id = $1", job_id)
+        assert sorted(r["attach_id"] for r in outputs) == sorted(ids)
+        attaches = await h.db.fetchval(
+            "SELECT count(*) FROM quel_attach WHERE attach_file_path LIKE '%/' || $1 || '/%'", job_id
+        )
+        assert attaches == 4
+        ledger = await h.db.fetch("SELECT attach_idx FROM quel_credits WHERE production_idx = $1", row["production_id"])
+        assert sorted(r["attach_idx"] for r in ledger) == sorted(ids)
+        stored = [path for (_, path) in fake_storage.objects if f"/{job_id}/" in path]
+        assert len(stored) == 4
