@@ -18,6 +18,7 @@ from quel.settings import Settings
 from tests.fakes.gemini_server import FakeGemini, ok, safety, status
 from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.support.harness import Harness, harness
+from tests.support.histories import keep_history
 from tests.support.seed import MEMBER_ID, ORG_ID, fixture, seed_job
 
 
@@ -30,10 +31,13 @@ async def job(h: Harness, name: str, **changes: Any) -> str:
         return await seed_job(connection, name, **changes)
 
 
-async def failed_run(h: Harness, job_id: str) -> ApplicationError:
+async def failed_run(h: Harness, job_id: str, *, history: str | None = None) -> ApplicationError:
+    handle = await h.start(job_id)
     with pytest.raises(WorkflowFailureError) as failure:
-        await (await h.start(job_id)).result()
+        await handle.result()
     assert isinstance(failure.value.cause, ApplicationError)
+    if history:
+        await keep_history(handle, history)
     return failure.value.cause
 
 
@@ -74,7 +78,9 @@ async def test_safety_block_fails_only_that_image_and_costs_nothing(
     fake_gemini.when_prompt_contains("seated on a stool", safety())
     async with harness(client, remote_settings) as h:
         job_id = await job(h, "simple_portrait.fashion")
-        result = await (await h.start(job_id)).result()
+        handle = await h.start(job_id)
+        result = await handle.result()
+        await keep_history(handle, "safety_block")
         row = await h.job_row(job_id)
         assert row["job_status"] == "completed"
         assert (row["completed_images"], row["failed_images"]) == (2, 1)
@@ -90,7 +96,7 @@ async def test_revoked_key_fails_the_whole_job_at_once(
     fake_gemini.set_default(status(403, message="API key was reported as leaked"))
     async with harness(client, remote_settings) as h:
         job_id = await job(h, "single_batch.fashion")
-        error = await failed_run(h, job_id)
+        error = await failed_run(h, job_id, history="revoked_key")
         row = await h.job_row(job_id)
         assert row["job_status"] == "failed"
         assert row["completed_at"] is not None
@@ -132,7 +138,7 @@ async def test_bad_input_fails_before_generating(
     job_input = {**data, **change} if isinstance(change, dict) else change
     async with harness(client, remote_settings) as h:
         job_id = await job(h, "single_batch.eats", job_input_data=job_input)
-        error = await failed_run(h, job_id)
+        error = await failed_run(h, job_id, history="invalid_input" if case == "aspect ratio" else None)
         row = await h.job_row(job_id)
         assert row["job_status"] == "failed"
         assert expected in row["error_message"]
@@ -226,6 +232,7 @@ async def test_temporal_cancel_mid_job_keeps_what_was_produced(
         with pytest.raises(WorkflowFailureError) as failure:
             await handle.result()
         assert isinstance(failure.value.cause, CancelledError)
+        await keep_history(handle, "temporal_cancel")
         row = await h.job_row(job_id)
         assert row["job_status"] == "user_cancelled"
         assert row["completed_at"] is not None

@@ -14,6 +14,7 @@ from quel.settings import Settings
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.support.harness import Harness, harness
+from tests.support.histories import keep_history
 from tests.support.seed import MEMBER_ID, ORG_ID, seed_job
 
 WEBP, PNG = "image/webp", "image/png"
@@ -37,6 +38,7 @@ async def run_fixture(h: Harness, name: str) -> tuple[str, asyncpg.Record]:
     handle = await h.start(job_id)
     result = await handle.result()
     assert result.status == "completed", result
+    await keep_history(handle, name)
     return job_id, await h.job_row(job_id)
 
 

@@ -1,0 +1,42 @@
+"""Every committed history replays against the current workflow code: a change that would
+break running jobs fails here first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from quel.worker import WORKFLOW_RUNNER
+from tests.support.histories import HISTORIES
+from workflows.production_job import ProductionJobWorkflow
+
+RECORDED = sorted(HISTORIES.glob("*.json"))
+
+
+def test_histories_of_every_job_type_are_committed() -> None:
+    names = {path.stem for path in RECORDED}
+    assert {
+        "single_batch.fashion",
+        "single_batch.eats",
+        "pipeline_stage.cinema",
+        "simple_general.beauty",
+        "simple_portrait.fashion",
+        "modify",
+        "temporal_cancel",
+        "invalid_input",
+        "revoked_key",
+        "safety_block",
+    } <= names
+
+
+@pytest.mark.parametrize("path", RECORDED, ids=[path.stem for path in RECORDED])
+async def test_recorded_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    replayer = Replayer(
+        workflows=[ProductionJobWorkflow], workflow_runner=WORKFLOW_RUNNER, data_converter=pydantic_data_converter
+    )
+    await replayer.replay_workflow(history)
