@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from temporalio import activity
 
 from activities.contracts import GeneratedOutput, GenerateImageRequest, ReferenceInput
 from activities.errors import application_errors, job_cancelled
 from activities.heartbeat import heartbeating
+from activities.telemetry import count_generated, excerpt, log_event, record_generator_latency
 from clients.cancel_flags import CancelFlags
 from clients.image_generator import ImageGenerator
 from clients.storage import ObjectStorage
@@ -51,14 +53,28 @@ class ImageActivities:
         earlier = await self._stored_size(request.output_key)
         if earlier is not None:
             return GeneratedOutput(request.output_key, earlier, output_mime(request.kind))
-        references, missing = await self._download(request.references)
+        where = {"job_id": request.job_id, "stage": request.stage, "combo": request.combo, "image": request.index}
+        references, missing = await self._download(request.references, where)
         generator_request = await asyncio.to_thread(_compose, references, request)
+        started = time.monotonic()
         image = await self._generator.generate(generator_request)
+        latency = time.monotonic() - started
+        record_generator_latency(request.category.value, latency)
+        log_event(
+            "generator called",
+            generator=self._generator.name,
+            prompt=excerpt(generator_request.prompt),
+            parts=len(generator_request.parts),
+            aspect_ratio=generator_request.aspect_ratio,
+            seconds=round(latency, 3),
+            **where,
+        )
         if await self._cancel_flags.is_set(request.job_id):
             raise job_cancelled(request.job_id)
         mime = output_mime(request.kind)
         stored = await asyncio.to_thread(to_png if mime == "image/png" else to_webp, image.data)
         await self._storage.upload(request.output_key, stored, content_type=mime)
+        count_generated(request.category.value)
         return GeneratedOutput(request.output_key, len(stored), mime, missing)
 
     async def _stored_size(self, key: str) -> int | None:
@@ -67,7 +83,9 @@ class ImageActivities:
         except ObjectNotFound:
             return None
 
-    async def _download(self, inputs: list[ReferenceInput]) -> tuple[list[ReferenceImage], list[int]]:
+    async def _download(
+        self, inputs: list[ReferenceInput], where: dict[str, object]
+    ) -> tuple[list[ReferenceImage], list[int]]:
         """Missing objects are left out (as the legacy worker did) and reported back."""
         references: list[ReferenceImage] = []
         missing: list[int] = []
@@ -76,10 +94,11 @@ class ImageActivities:
                 data = await self._storage.download(reference.path)
             except ObjectNotFound:
                 activity.logger.warning(
-                    "input not in storage", extra={"attach_id": reference.attach_id, "path": reference.path}
+                    "input not in storage", extra={"attach_id": reference.attach_id, "path": reference.path, **where}
                 )
                 missing.append(reference.attach_id)
                 continue
+            log_event("input downloaded", attach_id=reference.attach_id, bytes=len(data), **where)
             references.append(ReferenceImage(data=data, type=reference.type))
         return references, missing
 

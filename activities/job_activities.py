@@ -14,6 +14,7 @@ from activities.contracts import (
     StartedJob,
 )
 from activities.errors import application_errors
+from activities.telemetry import count_credits, log_event
 from clients.cancel_flags import CancelFlags
 from clients.job_store import JobStore, OutputRecord
 from clients.storage import ObjectStorage
@@ -55,6 +56,14 @@ class JobActivities:
                 return StartedJob(job_id=job_id, skipped_reason=claim.reason)
             row = claim.row
             plan = build_plan(row)
+            log_event(
+                "job received",
+                job_id=job_id,
+                job_type=plan.kind.value,
+                category=plan.category.value,
+                total_images=plan.total_images,
+                stages=len(plan.stages),
+            )
             prepaid = plan.kind is JobKind.MODIFY
             payer = None if prepaid else await self._store.find_payer(row, plan.user_id)
             if payer is not None:
@@ -138,7 +147,7 @@ class JobActivities:
     async def record_output(self, request: RecordOutputRequest) -> int:
         """Attach row, charge and progress for one output; once per output identity."""
         with application_errors():
-            return await self._store.record_output(
+            recorded = await self._store.record_output(
                 OutputRecord(
                     identity=OutputIdentity(request.job_id, request.stage, request.combo, request.index),
                     output_key=request.output_key,
@@ -149,6 +158,12 @@ class JobActivities:
                     link_to_production=request.link_to_production,
                 )
             )
+        where = {"job_id": request.job_id, "stage": request.stage, "combo": request.combo, "image": request.index}
+        log_event("attach created", attach_id=recorded.attach_id, path=request.output_key, **where)
+        if recorded.charged and request.payer is not None:
+            count_credits(request.price, request.payer.kind.value)
+        log_event("progress", completed_images=recorded.completed_images, **where)
+        return recorded.attach_id
 
     @activity.defn
     async def request_cancel(self, job_id: str) -> None:

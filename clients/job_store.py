@@ -59,6 +59,15 @@ class OutputRecord:
     """Modify outputs are also listed in `quel_production_attach`, as the legacy worker did."""
 
 
+@dataclass(frozen=True)
+class RecordedOutput:
+    attach_id: int
+    completed_images: int
+    """The job's `completed_images` after this output was recorded."""
+    charged: bool
+    """False when the output was already charged (a retry or replay)."""
+
+
 def _job_uuid(job_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(job_id)
@@ -142,7 +151,7 @@ class JobStore:
             r["attach_id"]: AttachRow(r["attach_id"], r["attach_file_path"], r["attach_directory"]) for r in records
         }
 
-    async def record_output(self, record: OutputRecord) -> int:
+    async def record_output(self, record: OutputRecord) -> RecordedOutput:
         """Attach row, charge and progress for one output, in one transaction, once per identity."""
         identity = record.identity
         job_key = _job_uuid(identity.job_id)
@@ -175,8 +184,7 @@ class JobStore:
             production_id = await connection.fetchval(
                 "SELECT production_id FROM quel_production_jobs WHERE job_id = $1", job_key
             )
-            if record.payer is not None:
-                await self._charge_once(connection, record, attach_id, production_id)
+            charged = record.payer is not None and await self._charge_once(connection, record, attach_id, production_id)
             if record.link_to_production and production_id is not None:
                 await connection.execute(
                     """INSERT INTO quel_production_attach (production_id, attach_id) VALUES ($1, $2)
@@ -184,7 +192,7 @@ class JobStore:
                     production_id,
                     attach_id,
                 )
-            await connection.execute(
+            completed = await connection.fetchval(
                 """WITH current AS (
                      SELECT coalesce(generated_attach_ids, '[]'::jsonb) AS ids
                      FROM quel_production_jobs WHERE job_id = $1 FOR UPDATE),
@@ -195,11 +203,12 @@ class JobStore:
                    UPDATE quel_production_jobs AS job
                    SET generated_attach_ids = next.ids, completed_images = jsonb_array_length(next.ids),
                        updated_at = now()
-                   FROM next WHERE job.job_id = $1""",
+                   FROM next WHERE job.job_id = $1
+                   RETURNING job.completed_images""",
                 job_key,
                 attach_id,
             )
-            return int(attach_id)
+            return RecordedOutput(attach_id=int(attach_id), completed_images=int(completed or 0), charged=charged)
 
     async def _charge_once(
         self,
@@ -207,12 +216,13 @@ class JobStore:
         record: OutputRecord,
         attach_id: int,
         production_id: uuid.UUID | None,
-    ) -> None:
+    ) -> bool:
+        """True when this call charged; False when the output was charged before."""
         payer = record.payer
         assert payer is not None
         key = charge_key(record.output_key)
         if await connection.fetchval("SELECT 1 FROM quel_temporal_charges WHERE idempotency_key = $1", key):
-            return
+            return False
         if payer.kind is AccountKind.ORGANIZATION:
             balance = await connection.fetchval(
                 """UPDATE quel_organization SET org_credit = coalesce(org_credit, 0) - $2, updated_at = now()
@@ -255,6 +265,7 @@ class JobStore:
             credits_id,
             record.price,
         )
+        return True
 
     async def finish(self, job_id: str, outcome: Outcome) -> None:
         """Final job and production status in one statement. The production's `attach_ids`

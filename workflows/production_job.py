@@ -76,6 +76,7 @@ class ProductionJobWorkflow:
         """A Temporal cancel arrived: the run ends as cancelled once the row is final."""
         self._fatal_error: str | None = None
         self._fatal_type = FailureType.JOB_FAILED
+        self._category = ""
         self._slot_tasks: list[asyncio.Task[None]] = []
 
     @workflow.query
@@ -136,6 +137,7 @@ class ProductionJobWorkflow:
             raise
 
     def _begin(self, started: StartedJob, plan: JobPlan) -> None:
+        self._category = plan.category.value
         self._progress.total_images = plan.total_images
         self._progress.stage_count = len(plan.stages)
         attributes = [
@@ -155,6 +157,8 @@ class ProductionJobWorkflow:
         assert started.plan is not None
         self._progress.current_stage = stage.index
         self._update_details()
+        where = {"job_id": self._progress.job_id, "stage": stage.index, "images": len(stage.slots)}
+        workflow.logger.info("stage start", extra={"event_name": "stage start", **where})
         if started.plan.kind is JobKind.MODIFY:
             references = await workflow.execute_activity_method(
                 JobActivities.prepare_modify_inputs,
@@ -172,6 +176,8 @@ class ProductionJobWorkflow:
             for number, slot in enumerate(stage.slots)
         ]
         await self._drain_slots()
+        done = {"completed_images": self._progress.completed_images, "failed_images": self._progress.failed_images}
+        workflow.logger.info("stage completed", extra={"event_name": "stage completed", **where, **done})
 
     async def _resolve_stage_inputs(
         self, plan: JobPlan, stage: StagePlan
@@ -290,7 +296,10 @@ class ProductionJobWorkflow:
             reason = "TIMEOUT"
         else:
             reason = "RETRIES_EXHAUSTED"
-        workflow.logger.warning("image failed", extra={"reason": reason})
+        workflow.logger.warning("image failed", extra={"event_name": "image failed", "reason": reason})
+        workflow.metric_meter().create_counter("quel_images_failed", "Images that could not be produced").add(
+            1, {"category": self._category, "reason": reason}
+        )
         self._failure_reasons.append(reason)
         self._progress.failed_images = len(self._failure_reasons)
         self._update_details()

@@ -1,0 +1,82 @@
+"""What operators get out of a job: Prometheus metrics and one structured log event per
+legacy log line, without secrets, long prompts or image data."""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import urllib.request
+
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from quel.metrics import metrics_runtime
+from quel.settings import Settings
+from tests.support.harness import harness
+from tests.support.seed import seed_job
+from tests.workflow.conftest import GEMINI_KEY, STORAGE_KEY
+
+LEGACY_EVENTS = (
+    "job received",
+    "stage start",
+    "input downloaded",
+    "generator called",
+    "attach created",
+    "progress",
+    "stage completed",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_metrics_endpoint_serves_project_counters_after_a_job(
+    temporal_env: WorkflowEnvironment, remote_settings: Settings
+) -> None:
+    port = free_port()
+    settings = remote_settings.model_copy(update={"metrics_port": port})
+    runtime = metrics_runtime(settings)
+    assert runtime is not None
+    client = await Client.connect(
+        temporal_env.client.service_client.config.target_host,
+        runtime=runtime,
+        data_converter=pydantic_data_converter,
+    )
+    async with harness(client, settings) as h:
+        async with h.db.acquire() as connection:
+            job_id = await seed_job(connection, "single_batch.eats")
+        await (await h.start(job_id)).result()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+    # Labels come sorted, with the SDK's own (namespace, task queue ...) among them.
+    assert re.search(r'^quel_images_generated\{[^}]*category="eats"[^}]*\} 2$', text, re.M)
+    assert re.search(r'^quel_credits_charged\{[^}]*payer="member"[^}]*\} 40$', text, re.M)
+    assert re.search(r"^quel_generator_latency_count\{[^}]*\} 2$", text, re.M)
+    assert "temporal_activity_execution_latency" in text or "temporal_request" in text
+
+
+async def test_a_job_logs_every_legacy_event_without_secrets(
+    client: Client, remote_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with harness(client, remote_settings) as h:
+        async with h.db.acquire() as connection:
+            job_id = await seed_job(connection, "single_batch.fashion")
+        await (await h.start(job_id)).result()
+    events = [r for r in caplog.records if getattr(r, "job_id", None) == job_id]
+    names = {getattr(r, "event_name", None) for r in events}
+    assert set(LEGACY_EVENTS) <= names
+    for record in events:
+        if record.__dict__.get("event_name") in ("input downloaded", "generator called", "attach created", "progress"):
+            assert {"stage", "combo", "image"} <= record.__dict__.keys()
+    everything = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert GEMINI_KEY not in everything
+    assert STORAGE_KEY not in everything
+    prompts = [r.__dict__["prompt"] for r in events if r.__dict__.get("event_name") == "generator called"]
+    assert prompts and all(len(prompt) <= 200 for prompt in prompts)
