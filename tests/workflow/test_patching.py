@@ -17,6 +17,7 @@ from domain.plan import StagePlan
 from quel.worker import WORKFLOW_RUNNER
 from tests.support.histories import HISTORIES
 from workflows.production_job import ProductionJobWorkflow
+from workflows.progress import JobResult
 
 PIPELINE = HISTORIES / "pipeline_stage.cinema.json"
 PAUSE = timedelta(seconds=1)
@@ -27,7 +28,7 @@ class PausesBetweenStagesPatched(ProductionJobWorkflow):
     """A new behaviour (a pause before each stage) that old runs must not see."""
 
     @workflow.run
-    async def run(self, job_id: str) -> object:
+    async def run(self, job_id: str) -> JobResult:
         return await super().run(job_id)
 
     async def _run_stage(self, started: StartedJob, stage: StagePlan) -> None:
@@ -39,7 +40,7 @@ class PausesBetweenStagesPatched(ProductionJobWorkflow):
 @workflow.defn(name="ProductionJobWorkflow", sandboxed=False)
 class PausesBetweenStagesUnguarded(ProductionJobWorkflow):
     @workflow.run
-    async def run(self, job_id: str) -> object:
+    async def run(self, job_id: str) -> JobResult:
         return await super().run(job_id)
 
     async def _run_stage(self, started: StartedJob, stage: StagePlan) -> None:
