@@ -172,6 +172,8 @@ class FakeGemini:
         self.image = tiny_png()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._released = threading.Event()
+        self._released.set()
         self._default = default or ok()
         self._latency = latency
         self._script: deque[Behaviour] = deque()
@@ -236,6 +238,13 @@ class FakeGemini:
         """Rules win over the script and the default, and are never used up."""
         with self._lock:
             self._rules.append((text, behaviour))
+
+    def hold(self) -> None:
+        """Keep every call in flight until `release()`: concurrency without timing."""
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
 
     @property
     def latency(self) -> float:
@@ -367,6 +376,8 @@ def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
             )
             behaviour, latency = fake._begin(call)
             try:
+                while not fake._released.wait(0.02) and not fake._stopping.is_set():
+                    pass
                 if latency:
                     fake._stopping.wait(latency)
                 fake._answer(self, match["model"], behaviour)

@@ -283,9 +283,14 @@ async def test_api_key_echoed_by_the_server_never_appears_in_the_error(
 
 @pytest.mark.asyncio
 async def test_max_in_flight_counts_concurrent_calls(fake: FakeGemini, generator: GeminiGenerator) -> None:
-    fake.latency = 1.5  # long enough that all four overlap even on a loaded machine
-
-    await asyncio.gather(*(generator.generate(REQUEST) for _ in range(4)))
+    fake.hold()
+    calls = asyncio.gather(*(generator.generate(REQUEST) for _ in range(4)))
+    for _ in range(500):
+        if fake.in_flight == 4:
+            break
+        await asyncio.sleep(0.02)
+    fake.release()
+    await calls
 
     assert fake.max_in_flight == 4
     assert fake.in_flight == 0
