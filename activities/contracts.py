@@ -44,6 +44,9 @@ class StartedJob:
     price: int = 0
     """Credits per produced image, fixed when the job starts."""
     image_task_queue: str = ""
+    failure: str | None = None
+    """Why the claimed job cannot run (invalid input, no payer, not enough credits)."""
+    failure_type: str | None = None
 
 
 @dataclass(frozen=True)

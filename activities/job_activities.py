@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import replace
+
 from temporalio import activity
 
 from activities.contracts import (
@@ -20,11 +23,11 @@ from clients.job_store import JobStore, OutputRecord
 from clients.storage import ObjectStorage
 from clients.storage_paths import NoFilePath, UnusablePath, resolve_attach_path, validate_storage_path
 from domain.credits import require_balance
-from domain.errors import InvalidJobInput
+from domain.errors import InsufficientCredits, InvalidJobInput, NoPayer
 from domain.job_input import build_plan
 from domain.modify_sources import modify_sources, storage_path_from_public_url
 from domain.output_keys import OutputIdentity
-from domain.plan import JobKind
+from domain.plan import Category, JobKind
 
 MODIFY_INPUTS_PREFIX = "modify-inputs"
 
@@ -49,12 +52,24 @@ class JobActivities:
 
     @activity.defn
     async def start_job(self, job_id: str) -> StartedJob:
-        """Claims the row (D1), plans it (D5), picks the payer and checks the balance (D3)."""
-        with application_errors():
-            claim = await self._store.claim(job_id)
-            if claim.row is None:
-                return StartedJob(job_id=job_id, skipped_reason=claim.reason)
-            row = claim.row
+        """Claims the row (D1), plans it (D5), picks the payer and checks the balance (D3).
+
+        A job that cannot run comes back with `failure` set (not as an error), so the workflow
+        still tags it with its search attributes before failing it."""
+        if not _is_uuid(job_id):
+            return StartedJob(job_id=job_id, skipped_reason=f"job id {job_id!r} is not a UUID")
+        claim = await self._store.claim(job_id)
+        if claim.row is None:
+            return StartedJob(job_id=job_id, skipped_reason=claim.reason)
+        row = claim.row
+        tagged = StartedJob(
+            job_id=job_id,
+            job_type=row.job_type,
+            production_path=Category.from_production_path(row.quel_production_path).value,
+            org_id=row.org_id or "",
+            member_id=row.quel_member_id or "",
+        )
+        try:
             plan = build_plan(row)
             log_event(
                 "job received",
@@ -68,18 +83,19 @@ class JobActivities:
             payer = None if prepaid else await self._store.find_payer(row, plan.user_id)
             if payer is not None:
                 require_balance(payer, images=plan.total_images, price=self._price)
-            return StartedJob(
-                job_id=job_id,
-                plan=plan,
-                payer=payer,
-                owner=row.quel_member_id or plan.user_id,
-                job_type=plan.kind.value,
-                production_path=plan.category.value,
-                org_id=row.org_id or "",
-                member_id=row.quel_member_id or plan.user_id or "",
-                price=self._price,
-                image_task_queue=self._image_task_queue,
-            )
+        except (InvalidJobInput, NoPayer, InsufficientCredits) as error:
+            log_event("job refused", job_id=job_id, reason=str(error))
+            return replace(tagged, failure=str(error), failure_type=type(error).__name__)
+        return replace(
+            tagged,
+            job_type=plan.kind.value,
+            member_id=row.quel_member_id or plan.user_id or "",
+            plan=plan,
+            payer=payer,
+            owner=row.quel_member_id or plan.user_id,
+            price=self._price,
+            image_task_queue=self._image_task_queue,
+        )
 
     @activity.defn
     async def resolve_inputs(self, request: ResolveInputsRequest) -> ResolvedInputs:
@@ -174,3 +190,11 @@ class JobActivities:
     async def finish_job(self, request: FinishJobRequest) -> None:
         with application_errors():
             await self._store.finish(request.job_id, request.outcome)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -14,19 +16,26 @@ import asyncpg
 import redis.asyncio as redis
 import typer
 from rich.console import Console
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from bridge.job_starter import start_job_workflow
 from bridge.queue_bridge import QueueBridge
+from clients.cancel_flags import CancelFlags
 from clients.migrations import migrate as apply_migrations
 from clients.postgres import connect as connect_database
 from clients.postgres import create_pool
+from domain.outcome import JobStatus
+from quel.cancel_job import CancelResult, cancel_job
 from quel.demo import push_like_the_producer, seed_demo_job
 from quel.dev_stack import dev_stack
 from quel.follow import follow_job, wait_for_workflow
+from quel.history import export_history, replay_files
+from quel.jobs_listing import list_jobs, render_jobs, visibility_query
 from quel.logging_setup import configure_logging
+from quel.metrics import metrics_runtime
 from quel.resources import MissingSetting, Resources, open_resources, open_storage, require_url
 from quel.settings import Settings, SettingsError, StorageBackend, load_settings, redact
+from quel.status import job_status, render_status, watch_job
 from quel.temporal_client import connect
 from quel.worker import running_workers
 
@@ -199,7 +208,7 @@ def worker() -> None:
     settings = _settings()
 
     async def main(stop: asyncio.Event) -> None:
-        client = await connect(settings)
+        client = await connect(settings, runtime=metrics_runtime(settings))
         async with open_resources(settings) as resources, running_workers(client, settings, resources):
             console.print(
                 f"worker polling '{settings.temporal_task_queue}' and '{settings.temporal_image_task_queue}'"
@@ -216,7 +225,7 @@ def bridge_command() -> None:
     settings = _settings()
 
     async def main(stop: asyncio.Event) -> None:
-        client = await connect(settings)
+        client = await connect(settings, runtime=metrics_runtime(settings))
         async with open_resources(settings) as resources:
             queue_bridge = _bridge(settings, resources, client)
             console.print(f"bridge {queue_bridge.bridge_id} reading '{settings.redis_queue}'")
@@ -247,5 +256,131 @@ def enqueue(
         finally:
             await client_redis.aclose()
         console.print(f"{job_id}: pushed on '{settings.redis_queue}' (queue length {length})")
+
+    _run(main, settings)
+
+
+@app.command(name="status")
+def status_command(
+    job_id: str,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (DECISIONS D9).")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Follow the job live until its workflow ends.")] = False,
+    query_timeout: Annotated[
+        float, typer.Option(min=0.1, help="Seconds to wait for the workflow to answer its progress query.")
+    ] = 5.0,
+) -> None:
+    """Show a job: its quel_production_jobs row merged with its workflow's live progress."""
+    settings = _settings()
+
+    async def main(stop: asyncio.Event) -> None:
+        client = await connect(settings)
+        connection = await connect_database(require_url(settings.database_url, "DATABASE_URL"))
+        try:
+            if watch:
+                await watch_job(client, job_id, console, stop)
+            view = await job_status(client, connection, job_id, query_timeout=timedelta(seconds=query_timeout))
+        finally:
+            await connection.close()
+        if view is None:
+            console.print(f"no job {job_id}: no row in quel_production_jobs and no workflow", style="red", markup=False)
+            raise typer.Exit(1)
+        if as_json:
+            typer.echo(json.dumps(view.to_json()))
+        else:
+            render_status(view, Console(soft_wrap=True))
+
+    _run(main, settings)
+
+
+@app.command(name="jobs")
+def jobs_command(
+    status: Annotated[JobStatus | None, typer.Option(help="Only jobs whose JobStatus is this.")] = None,
+    job_type: Annotated[str | None, typer.Option("--type", help="Only this job_type, e.g. single_batch.")] = None,
+    org: Annotated[str | None, typer.Option(help="Only jobs of this organisation (OrgId).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many, newest first.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """List recent jobs from Temporal visibility with their search attributes."""
+    settings = _settings()
+    try:
+        query = visibility_query(status=status.value if status else None, job_type=job_type, org_id=org)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+    async def main(_: asyncio.Event) -> None:
+        client = await connect(settings)
+        found = await list_jobs(client, query, limit=limit)
+        if as_json:
+            typer.echo(json.dumps([job.to_json() for job in found]))
+        else:
+            render_jobs(found, Console(soft_wrap=True))
+
+    _run(main, settings)
+
+
+@app.command(name="cancel")
+def cancel_command(job_id: str) -> None:
+    """Cancel a job: set the legacy Redis flag and cancel its workflow (D8). Exits 1 if it had already ended."""
+    settings = _settings()
+
+    async def main(_: asyncio.Event) -> None:
+        client = await connect(settings)
+        redis_client = redis.Redis.from_url(require_url(settings.redis_url, "REDIS_URL"))
+        try:
+            outcome = await cancel_job(client, CancelFlags(redis_client), job_id)
+        finally:
+            await redis_client.aclose()
+        if outcome.result is CancelResult.REQUESTED:
+            console.print(f"{job_id}: cancel requested; images in flight are recorded, then it ends user_cancelled")
+        elif outcome.result is CancelResult.NOT_STARTED:
+            console.print(f"{job_id}: no workflow yet; the cancel flag stops it when it starts (within an hour)")
+        else:
+            console.print(f"{job_id}: already ended ({outcome.workflow_status}); nothing to cancel")
+            raise typer.Exit(1)
+
+    _run(main, settings)
+
+
+history_app = typer.Typer(help="Workflow histories: export them for replay checks.", no_args_is_help=True)
+app.add_typer(history_app, name="history")
+
+
+@history_app.command(name="export")
+def history_export(job_id: str, file: Path) -> None:
+    """Write the workflow history of a job as JSON (replayable with `quel replay`)."""
+    settings = _settings()
+
+    async def main(_: asyncio.Event) -> None:
+        client = await connect(settings)
+        try:
+            events = await export_history(client, job_id, file)
+        except RPCError as error:
+            if error.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            console.print(f"no workflow for job {job_id}", style="red", markup=False)
+            raise typer.Exit(1) from None
+        console.print(f"{job_id}: {events} events written to {file}")
+
+    _run(main, settings)
+
+
+@app.command()
+def replay(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="Exported history files.")],
+) -> None:
+    """Replay exported histories against the current workflow code; exits 1 if any no longer replays."""
+    settings = _settings()
+
+    async def main(_: asyncio.Event) -> None:
+        outcomes = await replay_files(files)
+        for outcome in outcomes:
+            if outcome.error is None:
+                console.print(f"ok      {outcome.path}", markup=False)
+            else:
+                console.print(f"FAILED  {outcome.path}: {outcome.error}", style="red", markup=False)
+        failed = sum(outcome.error is not None for outcome in outcomes)
+        if failed:
+            console.print(f"{failed} of {len(outcomes)} histories no longer replay", style="red")
+            raise typer.Exit(1)
 
     _run(main, settings)

@@ -17,6 +17,7 @@ from temporalio.client import Client
 
 from clients.migrations import migrate
 from quel.embedded import EmbeddedPostgres, EmbeddedRedis
+from quel.metrics import metrics_runtime
 from quel.settings import Settings
 from quel.temporal_server import UI_PORT, start_dev_server
 
@@ -54,7 +55,7 @@ async def dev_stack(settings: Settings) -> AsyncIterator[DevStack]:
             await migrate(connection, legacy_schema=settings.database_url is None)
         finally:
             await connection.close()
-        environment = await start_dev_server(database_file=data_dir / "temporal.db")
+        environment = await start_dev_server(database_file=data_dir / "temporal.db", runtime=metrics_runtime(settings))
         stack.push_async_callback(environment.shutdown)
         resolved = settings.model_copy(
             update={

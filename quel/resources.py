@@ -10,14 +10,11 @@ import asyncpg
 import redis.asyncio as redis
 
 from clients.cancel_flags import CancelFlags
-from clients.gemini_generator import GeminiGenerator
 from clients.image_generator import ImageGenerator
 from clients.job_store import JobStore
 from clients.local_storage import LocalFolderStorage
-from clients.offline_generator import OfflineGenerator
 from clients.postgres import create_pool
 from clients.storage import ObjectStorage
-from clients.supabase_storage import SupabaseStorage
 from quel.settings import GeneratorBackend, Settings, StorageBackend
 
 
@@ -34,6 +31,9 @@ def require_url(value: object, name: str) -> str:
 
 def open_storage(settings: Settings) -> ObjectStorage:
     if settings.storage_backend is StorageBackend.SUPABASE:
+        # Imported here: the remote SDKs take seconds to import, and most commands never use them.
+        from clients.supabase_storage import SupabaseStorage
+
         assert settings.supabase_url and settings.supabase_service_key
         return SupabaseStorage(
             settings.supabase_url, settings.supabase_service_key.get_secret_value(), settings.storage_bucket
@@ -43,6 +43,8 @@ def open_storage(settings: Settings) -> ObjectStorage:
 
 def open_generator(settings: Settings) -> ImageGenerator:
     if settings.generator is GeneratorBackend.GEMINI:
+        from clients.gemini_generator import GeminiGenerator
+
         assert settings.gemini_api_key is not None
         return GeminiGenerator(
             api_key=settings.gemini_api_key.get_secret_value(),
@@ -50,6 +52,8 @@ def open_generator(settings: Settings) -> ImageGenerator:
             base_url=settings.gemini_base_url,
             timeout_seconds=settings.gemini_timeout_seconds,
         )
+    from clients.offline_generator import OfflineGenerator
+
     return OfflineGenerator(latency_seconds=settings.offline_latency_seconds)
 
 

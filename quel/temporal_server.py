@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 from temporalio.testing import WorkflowEnvironment
 
 from workflows import search_attributes
@@ -28,7 +29,11 @@ def installed_binary(name: str) -> str:
 
 
 async def start_dev_server(
-    *, database_file: Path | None, port: int | None = DEV_SERVER_PORT, ui_port: int | None = UI_PORT
+    *,
+    database_file: Path | None,
+    port: int | None = DEV_SERVER_PORT,
+    ui_port: int | None = UI_PORT,
+    runtime: Runtime | None = None,
 ) -> WorkflowEnvironment:
     """A real Temporal dev server with the project's search attributes registered."""
     return await WorkflowEnvironment.start_local(
@@ -39,6 +44,7 @@ async def start_dev_server(
         search_attributes=search_attributes.ALL,
         ui=ui_port is not None,
         ui_port=ui_port,
+        runtime=runtime,
     )
 
 

@@ -23,7 +23,9 @@ from workflows.production_job import ProductionJobWorkflow
 # activity arguments, whose postponed annotations pydantic cannot resolve in a fresh sandbox;
 # `clients` and `redis` come with the activity classes the workflow names, never run there.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("structlog", "rich", "domain", "activities", "clients", "redis")
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(
+        "structlog", "rich", "domain", "activities", "clients", "redis"
+    )
 )
 
 

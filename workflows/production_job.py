@@ -94,8 +94,12 @@ class ProductionJobWorkflow:
             self._set_status("skipped", error=started.skipped_reason)
             workflow.logger.info("job left untouched", extra={"reason": started.skipped_reason})
             return JobResult(job_id=job_id, status="skipped", error_message=started.skipped_reason)
+        self._tag(started)
+        if started.failure is not None:
+            await self._finish(Outcome(JobStatus.FAILED, 0, started.failure))
+            raise ApplicationError(started.failure, type=started.failure_type, non_retryable=True)
         assert started.plan is not None
-        self._begin(started, started.plan)
+        self._begin(started.plan)
         try:
             for stage in started.plan.stages:
                 if self._stopping:
@@ -122,24 +126,15 @@ class ProductionJobWorkflow:
         return self._result()
 
     async def _start(self, job_id: str) -> StartedJob:
-        try:
-            return await workflow.execute_activity_method(
-                JobActivities.start_job,
-                job_id,
-                start_to_close_timeout=DATABASE_TIMEOUT,
-                retry_policy=DATABASE_RETRY,
-            )
-        except ActivityError as error:
-            cause = error.cause
-            if isinstance(cause, ApplicationError) and cause.type in FailureType.JOB_LEVEL:
-                await self._finish(Outcome(JobStatus.FAILED, 0, cause.message))
-                raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from None
-            raise
+        return await workflow.execute_activity_method(
+            JobActivities.start_job,
+            job_id,
+            start_to_close_timeout=DATABASE_TIMEOUT,
+            retry_policy=DATABASE_RETRY,
+        )
 
-    def _begin(self, started: StartedJob, plan: JobPlan) -> None:
-        self._category = plan.category.value
-        self._progress.total_images = plan.total_images
-        self._progress.stage_count = len(plan.stages)
+    def _tag(self, started: StartedJob) -> None:
+        """Search attributes (D9), so every claimed job can be found, the failed ones too."""
         attributes = [
             sa.JOB_TYPE.value_set(started.job_type),
             sa.PRODUCTION_PATH.value_set(started.production_path),
@@ -148,6 +143,12 @@ class ProductionJobWorkflow:
         attributes += [sa.MEMBER_ID.value_set(started.member_id)] if started.member_id else []
         workflow.upsert_search_attributes(attributes)
         self._set_status(JobStatus.PROCESSING.value)
+
+    def _begin(self, plan: JobPlan) -> None:
+        self._category = plan.category.value
+        self._progress.total_images = plan.total_images
+        self._progress.stage_count = len(plan.stages)
+        self._update_details()
 
     @property
     def _stopping(self) -> bool:

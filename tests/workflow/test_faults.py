@@ -20,6 +20,7 @@ from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.support.harness import Harness, harness
 from tests.support.histories import keep_history
 from tests.support.seed import MEMBER_ID, ORG_ID, fixture, seed_job
+from workflows import search_attributes as sa
 
 
 async def charged(db: asyncpg.Pool, production_id: Any) -> int:
@@ -177,6 +178,9 @@ async def test_insufficient_credits_fail_before_generating(
         row = await h.job_row(job_id)
         assert row["error_message"] == "insufficient credits: need 40, have 10"
         assert error.type == "InsufficientCredits"
+        attributes = (await client.get_workflow_handle(job_id).describe()).typed_search_attributes
+        assert attributes.get(sa.JOB_STATUS) == "failed", "refused jobs are still found by their attributes"
+        assert (attributes.get(sa.JOB_TYPE), attributes.get(sa.MEMBER_ID)) == ("single_batch", member)
     assert fake_gemini.call_count == 0
 
 
