@@ -16,6 +16,7 @@ import asyncpg
 import redis.asyncio as redis
 import typer
 from rich.console import Console
+from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from bridge.job_starter import start_job_workflow
@@ -86,10 +87,7 @@ def _run(main: Callable[[asyncio.Event], Awaitable[None]], settings: Settings) -
         raise typer.Exit(1) from None
 
 
-def _bridge(settings: Settings, resources: Resources, client: object) -> QueueBridge:
-    from temporalio.client import Client
-
-    assert isinstance(client, Client)
+def _bridge(settings: Settings, resources: Resources, client: Client) -> QueueBridge:
     return QueueBridge(
         redis_client=resources.redis,
         temporal=client,
@@ -152,10 +150,7 @@ def dev(
     _run(main, settings)
 
 
-async def _demo(client: object, settings: Settings, resources: Resources, ui_url: str) -> None:
-    from temporalio.client import Client
-
-    assert isinstance(client, Client)
+async def _demo(client: Client, settings: Settings, resources: Resources, ui_url: str) -> None:
     storage = open_storage(settings)
     try:
         pool = await create_pool(require_url(settings.database_url, "DATABASE_URL"), max_size=1)
