@@ -135,6 +135,8 @@ def dev(
                 console.print(f"Started:         {line}")
             console.print(f"Storage:         {_storage_label(local)}")
             console.print(f"Image generator: {local.generator.value}")
+            if local.metrics_port:
+                console.print(f"Metrics:         http://localhost:{local.metrics_port}/metrics")
             bridge = _bridge(local, resources, stack.client)
             async with running_workers(stack.client, local, resources):
                 bridge_task = asyncio.create_task(bridge.run(stop))
