@@ -16,8 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 from quel.metrics import metrics_runtime
 from quel.settings import Settings
 from tests.support.harness import harness
+from tests.support.remote import GEMINI_KEY, STORAGE_KEY
 from tests.support.seed import seed_job
-from tests.workflow.conftest import GEMINI_KEY, STORAGE_KEY
 
 LEGACY_EVENTS = (
     "job received",
