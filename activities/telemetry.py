@@ -7,6 +7,8 @@ image index as fields; prompts are cut to 200 characters and image bytes never l
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio import activity
 
 PROMPT_LOG_LIMIT = 200
@@ -27,8 +29,8 @@ def count_generated(category: str) -> None:
 
 def record_generator_latency(category: str, seconds: float) -> None:
     meter = activity.metric_meter()
-    histogram = meter.create_histogram_float("quel_generator_latency", "One image generator call", "s")
-    histogram.record(seconds, {"category": category})
+    histogram = meter.create_histogram_timedelta("quel_generator_latency", "One image generator call", "ms")
+    histogram.record(timedelta(seconds=seconds), {"category": category})
 
 
 def count_credits(amount: int, payer_kind: str) -> None:

@@ -5,9 +5,10 @@ after Temporal accepted their start (or they were dead-lettered). A bridge kille
 leaves its ids in its processing list; it re-drives them at start-up, and any bridge re-drives
 the list of a bridge whose liveness key expired.
 
-The bridge takes ids in batches and starts each batch concurrently, at most `concurrency` starts
-in flight, so it keeps up with what Temporal accepts while its own Redis, database and log work
-stays a few round trips per batch. Exactly one workflow per id comes from the workflow id
+Inside, a pipeline: one feeder takes ids in batches and checks their rows, `concurrency`
+starters each keep one start in flight, one settler removes handled ids from the processing
+list in batches. Redis and database round trips never hold a start slot idle, so the bridge
+keeps up with what Temporal accepts. Exactly one workflow per id comes from the workflow id
 (= job id) and its reuse policy, not from the bridge: an id handled twice after a crash is only
 counted as a duplicate.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import uuid
@@ -23,7 +25,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar, cast
+from typing import TypeVar
 
 import asyncpg
 import redis.asyncio as redis
@@ -35,13 +37,12 @@ from bridge.processing_lists import ProcessingLists, Raw
 
 log = logging.getLogger("quel.bridge")
 
-DEAD_LETTERS = "jobs:dead"
 COUNTER_NAMES = ("started", "duplicate", "dead_lettered", "redriven")
 DEFAULT_CONCURRENCY = 8
-LOOPS = 2
 LIVENESS_SECONDS = 30
 COUNTERS_LOG_SECONDS = 60.0
 MAX_BACKOFF_SECONDS = 30.0
+SETTLE_DELAY_SECONDS = 0.05
 _UNREACHABLE = (OSError, redis.RedisError, RPCError, asyncpg.PostgresError, asyncpg.InterfaceError)
 T = TypeVar("T")
 
@@ -51,6 +52,15 @@ class Poison:
     """A popped value that can never become a workflow; it goes to the dead letters."""
 
     reason: str
+
+
+@dataclass(frozen=True)
+class _Taken:
+    raw: Raw
+    job_id: str
+
+
+_Handled = tuple[Raw, StartResult | Poison]
 
 
 class QueueBridge:
@@ -77,8 +87,16 @@ class QueueBridge:
         self._counters_log_seconds = counters_log_seconds
         self.bridge_id = bridge_id
         self.counters: Counter[str] = Counter(dict.fromkeys(COUNTER_NAMES, 0))
+        # Ids waiting for a start slot (at most `concurrency`; None tells a starter to stop),
+        # refilled once half are gone: a batch per round trip, and the starters never run dry ...
+        self._ready: asyncio.Queue[_Taken | None] = asyncio.Queue()
+        self._refill_room = max(1, concurrency // 2)
+        self._refill_wanted = asyncio.Event()
+        # ... and ids handled, waiting to leave the processing list (None: nothing more comes).
+        self._handled: asyncio.Queue[_Handled | None] = asyncio.Queue()
+        self._not_started: list[Raw] = []
+        # Values taken into the processing list and not settled; the others there are strays.
         self._holding: Counter[Raw] = Counter()
-        """Values taken into the processing list and not yet settled: the rest there are strays."""
         self._strays: Counter[Raw] = Counter()
 
     @property
@@ -90,7 +108,8 @@ class QueueBridge:
         return {name: self.counters[name] for name in COUNTER_NAMES}
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Bridges until `stop` is set; the starts in flight then finish, the rest stays in Redis."""
+        """Bridges until `stop` is set: the starts in flight then finish, every other id stays
+        in Redis (the ones taken but not started go back to the queue)."""
         if await self._with_backoff(self._start_up, stop) is None:
             return
         log.info(
@@ -100,10 +119,16 @@ class QueueBridge:
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._keep_alive(stop))
-                # Two batch loops: while one takes, checks and settles its ids, the other's
-                # starts keep Temporal busy.
-                for _ in range(LOOPS):
-                        tasks.create_task(self._bridge(stop, self._concurrency // LOOPS))
+                settler = tasks.create_task(self._settler(stop))
+                starters = [tasks.create_task(self._starter(stop)) for _ in range(self._concurrency)]
+                await self._feeder(stop)
+                for _ in starters:
+                    self._ready.put_nowait(None)
+                await asyncio.gather(*starters)
+                self._handled.put_nowait(None)
+                await settler
+            # One try (stop is set): whatever is not returned is re-driven at the next start.
+            await self._with_backoff(self._return_not_started, stop)
         finally:
             log.info("bridge stopped", extra={"bridge": self.bridge_id, **self.counter_fields()})
             with contextlib.suppress(*_UNREACHABLE):  # the key expires on its own anyway
@@ -119,6 +144,109 @@ class QueueBridge:
             self.counters["redriven"] += moved
             log.warning("re-drove ids of an unfinished bridge run", extra={"list": processing_list, "ids": moved})
         return moved
+
+    def _room(self) -> int:
+        return self._concurrency - self._ready.qsize()
+
+    async def _feeder(self, stop: asyncio.Event) -> None:
+        """Keeps up to `concurrency` ids, their rows checked, ready for the starters."""
+        while not stop.is_set():
+            room = self._room()
+            if room < self._refill_room:
+                self._refill_wanted.clear()
+                await _first_of(self._refill_wanted, stop)
+                continue
+            batch = await self._with_backoff(functools.partial(self._take, room), stop)
+            if not batch:
+                continue
+            self._holding.update(batch)
+            decided = await self._with_backoff(functools.partial(self._decide, batch), stop)
+            if decided is None:
+                return  # stopping with the database down: the batch is re-driven next start
+            for raw, decision in zip(batch, decided, strict=True):
+                if isinstance(decision, Poison):
+                    self._handled.put_nowait((raw, decision))
+                else:
+                    self._ready.put_nowait(_Taken(raw, decision))
+
+    async def _take(self, room: int) -> list[Raw]:
+        taken = await self._lists.take(self.processing_list, room)
+        if taken:
+            return taken
+        first = await self._lists.wait_take(self.processing_list)
+        if first is None:
+            return []
+        try:
+            return [first, *await self._lists.take(self.processing_list, room - 1)]
+        except _UNREACHABLE:
+            return [first]  # `first` is already ours: never retry the take without it
+
+    async def _decide(self, batch: Sequence[Raw]) -> list[str | Poison]:
+        decided = [_job_id(raw) for raw in batch]
+        job_ids = [decision for decision in decided if isinstance(decision, str)]
+        exists = dict(zip(job_ids, await asyncio.gather(*map(self._job_exists, job_ids)), strict=True))
+        missing = Poison("no quel_production_jobs row")
+        return [decision if isinstance(decision, Poison) or exists[decision] else missing for decision in decided]
+
+    async def _starter(self, stop: asyncio.Event) -> None:
+        while (taken := await self._ready.get()) is not None:
+            if self._room() >= self._refill_room:
+                self._refill_wanted.set()
+            if stop.is_set():
+                self._not_started.append(taken.raw)
+                continue
+            start = functools.partial(start_job_workflow, self._temporal, taken.job_id, task_queue=self._task_queue)
+            result = await self._with_backoff(start, stop)
+            if result is not None:  # None: stopping while Temporal is down; re-driven next start
+                self.counters[result.value] += 1
+                self._handled.put_nowait((taken.raw, result))
+
+    async def _settler(self, stop: asyncio.Event) -> None:
+        """Removes handled ids from the processing list, as many per round trip as are waiting."""
+        finished = False
+        while not finished:
+            batch = []
+            item = await self._handled.get()
+            # Removing an id that is already started can wait a moment: others join its batch.
+            await _stopped_within(stop, SETTLE_DELAY_SECONDS)
+            while item is not None:
+                batch.append(item)
+                if self._handled.empty():
+                    break
+                item = self._handled.get_nowait()
+            finished = item is None
+            if not batch:
+                continue
+            dead_letters = await self._with_backoff(functools.partial(self._settle, batch), stop)
+            if dead_letters is None:
+                return  # stopping with Redis down: these ids are re-driven next start
+            self._report(batch, dead_letters)
+
+    async def _settle(self, batch: list[_Handled]) -> list[dict[str, str]]:
+        dead_letters = [_dead_letter(raw, outcome) for raw, outcome in batch if isinstance(outcome, Poison)]
+        handled = [raw for raw, _ in batch]
+        await self._lists.settle(self.processing_list, handled, [json.dumps(entry) for entry in dead_letters])
+        self._holding -= Counter(handled)
+        return dead_letters
+
+    def _report(self, batch: list[_Handled], dead_letters: list[dict[str, str]]) -> None:
+        started = {result.value: [_text(raw) for raw, outcome in batch if outcome is result] for result in StartResult}
+        if any(started.values()):
+            log.info("job ids handled", extra=started)
+        self.counters["dead_lettered"] += len(dead_letters)
+        for entry in dead_letters:
+            log.warning("job id dead-lettered", extra=entry)
+
+    async def _return_not_started(self) -> int:
+        """Ids taken but not started when the bridge stopped go back to the queue, the oldest
+        last so it is popped first."""
+        returned = 0
+        while self._not_started:
+            raw = self._not_started[-1]
+            returned += await self._lists.return_to_queue(self.processing_list, raw)
+            self._not_started.pop()
+            self._holding -= Counter([raw])
+        return returned
 
     async def _keep_alive(self, stop: asyncio.Event) -> None:
         """Renews the liveness key, recovers ids no live bridge will finish and logs the counters,
@@ -142,7 +270,7 @@ class QueueBridge:
         await self._redis.set(self._lists.liveness_key(self.bridge_id), "1", ex=LIVENESS_SECONDS)
 
     async def _return_strays(self) -> None:
-        """A take whose reply was lost leaves an id in this bridge's list that no batch holds.
+        """A take whose reply was lost leaves an id in this bridge's list that it does not hold.
         One seen so at two ticks in a row (an id in transit is held within milliseconds) goes
         back to the queue, so it waits for no restart."""
         strays = Counter(await self._redis.lrange(self.processing_list, 0, -1)) - self._holding
@@ -150,78 +278,8 @@ class QueueBridge:
             for _ in range(count):
                 if await self._lists.return_to_queue(self.processing_list, raw):
                     self.counters["redriven"] += 1
-                    log.warning("re-drove an id no batch held", extra={"job_id": _text(raw)})
+                    log.warning("re-drove an id this bridge did not hold", extra={"job_id": _text(raw)})
         self._strays = strays
-
-    async def _bridge(self, stop: asyncio.Event, batch_size: int) -> None:
-        while not stop.is_set():
-            batch = await self._with_backoff(lambda: self._take(batch_size), stop)
-            if batch:
-                self._holding.update(batch)
-                await self._handle(batch, stop)
-
-    async def _take(self, batch_size: int) -> list[Raw]:
-        taken = await self._lists.take(self.processing_list, batch_size)
-        if taken:
-            return taken
-        first = await self._lists.wait_take(self.processing_list)
-        if first is None:
-            return []
-        try:
-            return [first, *await self._lists.take(self.processing_list, batch_size - 1)]
-        except _UNREACHABLE:
-            return [first]  # `first` is already ours: never retry the take without it
-
-    async def _handle(self, batch: list[Raw], stop: asyncio.Event) -> None:
-        """Starts (or dead-letters) a batch; an id not settled when stopping stays in the
-        processing list, which the next start of this bridge re-drives."""
-        decided = await self._with_backoff(lambda: self._decide(batch), stop)
-        if decided is None:
-            return
-        outcomes = await asyncio.gather(*(self._start(decision, stop) for decision in decided))
-        settled = [(raw, outcome) for raw, outcome in zip(batch, outcomes, strict=True) if outcome is not None]
-        self._count_starts(settled)
-        dead = [_dead_letter(raw, outcome) for raw, outcome in settled if isinstance(outcome, Poison)]
-        if await self._with_backoff(lambda: self._settle([raw for raw, _ in settled], dead), stop) is None:
-            return
-        self._holding -= Counter(raw for raw, _ in settled)
-        self.counters["dead_lettered"] += len(dead)
-        for entry in dead:
-            log.warning("job id dead-lettered", extra=entry)
-
-    def _count_starts(self, settled: list[tuple[Raw, StartResult | Poison]]) -> None:
-        by_result = {
-            result.value: [_text(raw) for raw, outcome in settled if outcome is result] for result in StartResult
-        }
-        for name, job_ids in by_result.items():
-            self.counters[name] += len(job_ids)
-        if any(by_result.values()):
-            log.info("job ids handled", extra=by_result)
-
-    async def _decide(self, batch: Sequence[Raw]) -> list[str | Poison]:
-        decided = [_job_id(raw) for raw in batch]
-        job_ids = [decision for decision in decided if isinstance(decision, str)]
-        exists = dict(zip(job_ids, await asyncio.gather(*map(self._job_exists, job_ids)), strict=True))
-        missing = Poison("no quel_production_jobs row")
-        return [decision if isinstance(decision, Poison) or exists[decision] else missing for decision in decided]
-
-    async def _start(self, decision: str | Poison, stop: asyncio.Event) -> StartResult | Poison | None:
-        if isinstance(decision, Poison):
-            return decision
-        return await self._with_backoff(
-            lambda: start_job_workflow(self._temporal, decision, task_queue=self._task_queue), stop
-        )
-
-    async def _settle(self, handled: list[Raw], dead_letters: list[dict[str, str]]) -> int:
-        # One transaction: a crash never leaves an id both dead-lettered and still to re-drive.
-        async with self._redis.pipeline(transaction=True) as transaction:
-            for entry in dead_letters:
-                transaction.lpush(DEAD_LETTERS, json.dumps(entry))
-            for raw in handled:
-                # The exact popped value is what must leave the list.
-                transaction.lrem(self.processing_list, 1, cast(str, raw))
-            await transaction.execute()
-        return len(handled)
 
     async def _with_backoff(self, call: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T | None:
         """Retries while Redis, PostgreSQL or Temporal are unreachable; None once stopping."""
@@ -246,6 +304,15 @@ def _job_id(raw: Raw) -> str | Poison:
 
 def _dead_letter(raw: Raw, poison: Poison) -> dict[str, str]:
     return {"job_id": _text(raw), "reason": poison.reason, "at": datetime.now(UTC).isoformat()}
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:

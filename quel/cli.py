@@ -33,7 +33,7 @@ from quel.follow import follow_job, wait_for_workflow
 from quel.history import export_history, replay_files
 from quel.jobs_listing import list_jobs, render_jobs, visibility_query
 from quel.logging_setup import configure_logging
-from quel.metrics import metrics_runtime
+from quel.metrics import export_bridge_counters, metrics_runtime
 from quel.resources import MissingSetting, Resources, open_resources, open_storage, require_url
 from quel.settings import Settings, SettingsError, StorageBackend, load_settings, redact
 from quel.status import job_status, render_status, watch_job
@@ -95,6 +95,7 @@ def _bridge(settings: Settings, resources: Resources, client: Client) -> QueueBr
         queue=settings.redis_queue,
         task_queue=settings.temporal_task_queue,
         bridge_id=settings.bridge_id or f"{socket.gethostname()}-{os.getpid()}",
+        concurrency=settings.bridge_concurrency,
     )
 
 
@@ -139,14 +140,19 @@ def dev(
                 console.print(f"Metrics:         http://localhost:{local.metrics_port}/metrics")
             bridge = _bridge(local, resources, stack.client)
             async with running_workers(stack.client, local, resources):
-                bridge_task = asyncio.create_task(bridge.run(stop))
+                exporting = (
+                    [export_bridge_counters(bridge.counter_fields, stack.runtime.metric_meter, stop)]
+                    if stack.runtime
+                    else []
+                )
+                background = asyncio.gather(bridge.run(stop), *exporting)
                 if demo:
                     await _demo(stack.client, local, resources, stack.ui_url)
                     if exit_after_demo:
                         stop.set()
                 console.print("Running. Press Ctrl-C to stop.")
                 await stop.wait()
-                await bridge_task
+                await background
         console.print("stopped")
 
     _run(main, settings)
@@ -222,12 +228,15 @@ def bridge_command() -> None:
     settings = _settings()
 
     async def main(stop: asyncio.Event) -> None:
-        client = await connect(settings, runtime=metrics_runtime(settings))
+        runtime = metrics_runtime(settings)
+        client = await connect(settings, runtime=runtime)
         async with open_resources(settings) as resources:
             queue_bridge = _bridge(settings, resources, client)
             console.print(f"bridge {queue_bridge.bridge_id} reading '{settings.redis_queue}'")
-            await queue_bridge.run(stop)
-            console.print(f"bridge stopped: {dict(queue_bridge.counters)}")
+            exporting = (
+                [export_bridge_counters(queue_bridge.counter_fields, runtime.metric_meter, stop)] if runtime else []
+            )
+            await asyncio.gather(queue_bridge.run(stop), *exporting)
 
     _run(main, settings)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import asyncpg
 from pydantic import SecretStr
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 
 from clients.migrations import migrate
 from quel.embedded import EmbeddedPostgres, EmbeddedRedis
@@ -29,6 +30,8 @@ class DevStack:
     client: Client
     ui_url: str
     embedded: tuple[str, ...]
+    runtime: Runtime | None
+    """Exports metrics on METRICS_PORT when set (worker and bridge of `quel dev` share it)."""
 
 
 @asynccontextmanager
@@ -55,7 +58,8 @@ async def dev_stack(settings: Settings) -> AsyncIterator[DevStack]:
             await migrate(connection, legacy_schema=settings.database_url is None)
         finally:
             await connection.close()
-        environment = await start_dev_server(database_file=data_dir / "temporal.db", runtime=metrics_runtime(settings))
+        runtime = metrics_runtime(settings)
+        environment = await start_dev_server(database_file=data_dir / "temporal.db", runtime=runtime)
         stack.push_async_callback(environment.shutdown)
         resolved = settings.model_copy(
             update={
@@ -69,4 +73,5 @@ async def dev_stack(settings: Settings) -> AsyncIterator[DevStack]:
             client=environment.client,
             ui_url=f"http://localhost:{UI_PORT}",
             embedded=tuple(embedded),
+            runtime=runtime,
         )

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(None, ge=1, le=65535)
     data_dir: Path = Path(".quel")
     """Where `quel dev` keeps the dev server's database, embedded PostgreSQL and Redis."""
+    bridge_concurrency: int = Field(8, ge=1, le=256)
+    """Workflow starts the bridge keeps in flight."""
     bridge_id: str | None = None
     """Names this bridge's processing list; default: host name and process id."""
     log_format: str = Field("auto", pattern="^(auto|json|console)$")
