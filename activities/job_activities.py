@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import replace
 
 from temporalio import activity
@@ -24,6 +23,7 @@ from clients.storage import ObjectStorage
 from clients.storage_paths import NoFilePath, UnusablePath, resolve_attach_path, validate_storage_path
 from domain.credits import require_balance
 from domain.errors import InsufficientCredits, InvalidJobInput, NoPayer
+from domain.job_ids import is_job_id
 from domain.job_input import build_plan
 from domain.modify_sources import modify_sources, storage_path_from_public_url
 from domain.output_keys import OutputIdentity
@@ -56,7 +56,7 @@ class JobActivities:
 
         A job that cannot run comes back with `failure` set (not as an error), so the workflow
         still tags it with its search attributes before failing it."""
-        if not _is_uuid(job_id):
+        if not is_job_id(job_id):
             return StartedJob(job_id=job_id, skipped_reason=f"job id {job_id!r} is not a UUID")
         claim = await self._store.claim(job_id)
         if claim.row is None:
@@ -190,11 +190,3 @@ class JobActivities:
     async def finish_job(self, request: FinishJobRequest) -> None:
         with application_errors():
             await self._store.finish(request.job_id, request.outcome)
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True

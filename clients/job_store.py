@@ -24,6 +24,7 @@ from domain.credits import (
     choose_payer,
 )
 from domain.errors import InvalidJobInput, NoPayer
+from domain.job_ids import is_job_id
 from domain.job_input import JobRow
 from domain.outcome import JobStatus, Outcome
 from domain.output_keys import OutputIdentity
@@ -131,7 +132,7 @@ class JobStore:
                 if record is not None:
                     org = OrgAccount(record["org_id"], record["org_status"], record["credit"], record["owner_id"])
             member = None
-            if member_id and _is_uuid(member_id):
+            if member_id and is_job_id(member_id):
                 record = await connection.fetchrow(
                     """SELECT quel_member_id::text, coalesce(quel_member_credit, 0) AS credit
                        FROM quel_member WHERE quel_member_id = $1""",
@@ -299,11 +300,3 @@ class JobStore:
             "SELECT job_status::text FROM quel_production_jobs WHERE job_id = $1", _job_uuid(job_id)
         )
         return JobStatus(status) if status else None
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True

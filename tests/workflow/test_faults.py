@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError, CancelledError
 
 from bridge.job_starter import StartResult, start_job_workflow
@@ -47,6 +47,18 @@ async def wait_for(condition: Any, *, timeout: float = 30) -> None:
     while not await condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
         await asyncio.sleep(0.1)
+
+
+async def fashion_job_with_one_image_recorded(h: Harness) -> tuple[str, WorkflowHandle[Any, Any]]:
+    """A four-image job, caught while its first image is recorded and the next are in flight."""
+    job_id = await job(h, "single_batch.fashion")
+    handle = await h.start(job_id)
+
+    async def first_image_recorded() -> bool:
+        return bool((await h.job_row(job_id))["completed_images"])
+
+    await wait_for(first_image_recorded)
+    return job_id, handle
 
 
 async def test_rate_limited_call_is_retried_and_charged_once(
@@ -225,13 +237,7 @@ async def test_temporal_cancel_mid_job_keeps_what_was_produced(
 ) -> None:
     fake_gemini.latency = 0.6
     async with harness(client, remote_settings) as h:
-        job_id = await job(h, "single_batch.fashion")
-        handle = await h.start(job_id)
-
-        async def first_image_recorded() -> bool:
-            return bool((await h.job_row(job_id))["completed_images"])
-
-        await wait_for(first_image_recorded)
+        job_id, handle = await fashion_job_with_one_image_recorded(h)
         await handle.cancel()
         with pytest.raises(WorkflowFailureError) as failure:
             await handle.result()
@@ -259,13 +265,7 @@ async def test_legacy_flag_set_mid_job_stops_new_images(
 ) -> None:
     fake_gemini.latency = 0.6
     async with harness(client, remote_settings) as h:
-        job_id = await job(h, "single_batch.fashion")
-        handle = await h.start(job_id)
-
-        async def first_image_recorded() -> bool:
-            return bool((await h.job_row(job_id))["completed_images"])
-
-        await wait_for(first_image_recorded)
+        job_id, handle = await fashion_job_with_one_image_recorded(h)
         await CancelFlags(h.resources.redis).set(job_id)
         result = await handle.result()
         row = await h.job_row(job_id)
