@@ -11,6 +11,7 @@ from activities.contracts import GeneratedOutput, GenerateImageRequest, Referenc
 from activities.errors import application_errors, job_cancelled
 from activities.heartbeat import heartbeating
 from activities.telemetry import count_generated, excerpt, log_event, record_generator_latency
+from clients.cached_storage import CachedReads
 from clients.cancel_flags import CancelFlags
 from clients.image_generator import ImageGenerator
 from clients.storage import ObjectStorage
@@ -32,6 +33,7 @@ def output_mime(kind: JobKind) -> str:
 class ImageActivities:
     def __init__(self, storage: ObjectStorage, generator: ImageGenerator, cancel_flags: CancelFlags) -> None:
         self._storage = storage
+        self._references = CachedReads(storage)
         self._generator = generator
         self._cancel_flags = cancel_flags
 
@@ -91,7 +93,7 @@ class ImageActivities:
         missing: list[int] = []
         for reference in inputs:
             try:
-                data = await self._storage.download(reference.path)
+                data = await self._references.download(reference.path)
             except ObjectNotFound:
                 activity.logger.warning(
                     "input not in storage", extra={"attach_id": reference.attach_id, "path": reference.path, **where}

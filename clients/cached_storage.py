@@ -1,0 +1,35 @@
+"""A read-through cache in front of object storage for reference images.
+
+Every image of a stage sends the same references, so without it each image downloads them
+again. Reference objects are written once (uploads, and the in-paint mask under a fixed key
+per job), so a cached copy never goes stale. Bounded by total bytes, least recently used
+first out.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from clients.storage import ObjectStorage
+
+
+class CachedReads:
+    def __init__(self, storage: ObjectStorage, *, max_bytes: int = 128 * 1024 * 1024) -> None:
+        self._storage = storage
+        self._max_bytes = max_bytes
+        self._entries: OrderedDict[str, bytes] = OrderedDict()
+        self._bytes = 0
+
+    async def download(self, path: str) -> bytes:
+        cached = self._entries.get(path)
+        if cached is not None:
+            self._entries.move_to_end(path)
+            return cached
+        data = await self._storage.download(path)
+        if len(data) <= self._max_bytes:
+            self._entries[path] = data
+            self._bytes += len(data)
+            while self._bytes > self._max_bytes:
+                _, evicted = self._entries.popitem(last=False)
+                self._bytes -= len(evicted)
+        return data
