@@ -1,0 +1,128 @@
+"""Scale-out: 4 jobs of 20 images on one `quel worker` process, then on two, each process at
+IMAGE_CONCURRENCY=2, with a fake Gemini that takes 0.5 s per call.
+
+    .venv/bin/python -m bench.scale_out [--rounds 2]
+
+Throughput is images per second from the first workflow start to the last result, the worker
+processes already polling (and warmed up by a small job each). The baseline is the one-process
+throughput of the same round; one and two processes alternate which goes first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from bench.common import (
+    BenchResult,
+    Figure,
+    Goal,
+    Stack,
+    bench_settings,
+    local_stack,
+    logs_to,
+    print_figures,
+    require_completed,
+    seed_everything,
+    seed_fashion_jobs,
+    start_job,
+    worker_processes,
+)
+from quel.settings import Settings
+from tests.fakes.gemini_server import FakeGemini
+
+JOBS = 4
+IMAGES = 20
+CONCURRENCY = 2
+LATENCY = 0.5
+TARGET = 1.8
+
+
+async def run_jobs(stack: Stack, settings: Settings, *, jobs: int, images: int) -> float:
+    """Seconds from the first start to the last result of `jobs` jobs run side by side."""
+    job_ids = await seed_fashion_jobs(settings, jobs=jobs, images=images)
+    began = time.perf_counter()
+    handles = [await start_job(stack.client, settings, job_id) for job_id in job_ids]
+    for result in await asyncio.gather(*(handle.result() for handle in handles)):
+        require_completed(result, images)
+    return time.perf_counter() - began
+
+
+@dataclass(frozen=True)
+class Throughput:
+    images_per_second: float
+    most_calls_in_flight: int
+    machine_busy: float
+    """Share of all CPUs busy while the jobs ran (every process on the machine)."""
+
+
+async def throughput(stack: Stack, fake: FakeGemini, *, processes: int, logs: Path) -> Throughput:
+    settings = bench_settings(stack, fake, image_concurrency=CONCURRENCY)
+    async with worker_processes(stack, settings, count=processes, logs=logs):
+        await run_jobs(stack, settings, jobs=processes, images=1)
+        fake.latency = LATENCY
+        before = psutil.cpu_times()
+        elapsed = await run_jobs(stack, settings, jobs=JOBS, images=IMAGES)
+        after = psutil.cpu_times()
+        fake.latency = 0.0
+    idle = (after.idle + after.iowait) - (before.idle + before.iowait)
+    busy = 1 - idle / (sum(after) - sum(before))
+    return Throughput(JOBS * IMAGES / elapsed, fake.max_in_flight, busy)
+
+
+async def run(folder: Path, *, rounds: int = 2) -> BenchResult:
+    result = BenchResult("scale-out")
+    ones: list[float] = []
+    twos: list[float] = []
+    async with local_stack(folder) as stack:
+        await seed_everything(bench_settings(stack))
+        for number in range(rounds):
+            order = (1, 2) if number % 2 == 0 else (2, 1)
+            rates = {}
+            for processes in order:
+                # A fake per measurement, so its highest count of calls in flight is this one's.
+                with FakeGemini() as fake:
+                    measured = await throughput(stack, fake, processes=processes, logs=folder)
+                rates[processes] = measured.images_per_second
+                result.note(
+                    f"round {number + 1}: {processes} worker process(es): {measured.images_per_second:.2f} images/s,"
+                    f" at most {measured.most_calls_in_flight} generator calls in flight,"
+                    f" CPUs {measured.machine_busy:.0%} busy"
+                )
+            ones.append(rates[1])
+            twos.append(rates[2])
+    ideal = CONCURRENCY / LATENCY
+    result.note(f"{JOBS} jobs x {IMAGES} images, latency {LATENCY:g} s; one process can at best do {ideal:g} images/s")
+    result.figures.append(
+        Figure(
+            benchmark="scale-out",
+            what=f"throughput of 2 worker processes vs 1 ({JOBS} jobs x {IMAGES} images, median)",
+            measured=statistics.median(twos),
+            baseline=statistics.median(ones),
+            unit="images/s",
+            baseline_is="1 worker process",
+            goal=Goal.AT_LEAST,
+            target=TARGET,
+        )
+    )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=2, help="pairs of measurements (default 2)")
+    arguments = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder, logs_to(Path(folder) / "bench.log"):
+        result = asyncio.run(run(Path(folder), rounds=arguments.rounds))
+    print_figures(result)
+
+
+if __name__ == "__main__":
+    main()
