@@ -5,8 +5,10 @@ database per test module. Nothing is downloaded."""
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -42,14 +44,23 @@ def client(temporal_env: WorkflowEnvironment) -> Client:
     return temporal_env.client
 
 
+@contextmanager
+def server_folder(kind: str) -> Iterator[Path]:
+    """Outside pytest's numbered temp folders, which a second pytest run on the same machine
+    may delete (it keeps only the last three) while this run's servers still use them."""
+    with tempfile.TemporaryDirectory(prefix=f"quel-test-{kind}-") as folder:
+        yield Path(folder)
+
+
 @pytest.fixture(scope="session")
-def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_admin_url() -> Iterator[str]:
     if url := os.environ.get("DATABASE_URL"):
         yield url
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
-    yield server.start()
-    server.stop()
+    with server_folder("pg") as folder:
+        server = EmbeddedPostgres(folder)
+        yield server.start()
+        server.stop()
 
 
 def _with_database(url: str, database: str) -> str:
@@ -75,13 +86,14 @@ async def database_url(postgres_admin_url: str, request: pytest.FixtureRequest) 
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def redis_url() -> Iterator[str]:
     if url := os.environ.get("REDIS_URL"):
         yield url
         return
-    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
-    yield server.start()
-    server.stop()
+    with server_folder("redis") as folder:
+        server = EmbeddedRedis(folder)
+        yield server.start()
+        server.stop()
 
 
 @pytest.fixture

@@ -291,6 +291,11 @@ async def test_max_in_flight_counts_concurrent_calls(fake: FakeGemini, generator
         await asyncio.sleep(0.02)
     fake.release()
     await calls
+    # The handler thread counts a call done just after its reply is sent; give it a moment.
+    for _ in range(100):
+        if fake.in_flight == 0:
+            break
+        await asyncio.sleep(0.01)
 
     assert fake.max_in_flight == 4
     assert fake.in_flight == 0
