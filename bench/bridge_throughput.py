@@ -33,10 +33,10 @@ import asyncpg
 import redis.asyncio as redis
 from temporalio.client import Client
 
+from bench.common import fresh_database
 from bridge.job_starter import StartResult, start_job_workflow
 from bridge.queue_bridge import DEFAULT_CONCURRENCY, QueueBridge
 from clients.job_store import JobStore
-from clients.migrations import migrate
 from clients.postgres import create_pool
 from quel.embedded import EmbeddedPostgres, EmbeddedRedis
 from quel.logging_setup import configure_logging
@@ -116,7 +116,7 @@ async def local_stack(folder: Path) -> AsyncIterator[Stack]:
             postgres = EmbeddedPostgres(folder)
             admin_url = postgres.start()
             stack.callback(postgres.stop)
-        database_url = await _fresh_database(admin_url, stack)
+        database_url = await fresh_database(admin_url, stack, prefix="bench_bridge")
         pool = await create_pool(database_url, max_size=20)
         stack.push_async_callback(pool.close)
         redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
@@ -127,26 +127,6 @@ async def local_stack(folder: Path) -> AsyncIterator[Stack]:
         client = redis.Redis.from_url(redis_url)
         stack.push_async_callback(client.aclose)
         yield Stack(temporal=environment.client, pool=pool, redis=client)
-
-
-async def _fresh_database(admin_url: str, stack: AsyncExitStack) -> str:
-    name = f"bench_bridge_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(admin_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-
-    async def drop() -> None:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
-
-    stack.push_async_callback(drop)
-    base, _, query = admin_url.partition("?")
-    url = f"{base.rpartition('/')[0]}/{name}" + (f"?{query}" if query else "")
-    connection = await asyncpg.connect(url)
-    try:
-        await migrate(connection, legacy_schema=True)
-    finally:
-        await connection.close()
-    return url
 
 
 def _clock() -> tuple[float, float]:

@@ -30,7 +30,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from bridge.job_starter import start_job_workflow
 from clients.migrations import migrate
-from clients.postgres import connect
+from clients.postgres import connect, with_database
 from quel.embedded import EmbeddedPostgres, EmbeddedRedis
 from quel.logging_setup import configure_logging
 from quel.settings import GeneratorBackend, Settings, load_settings
@@ -173,7 +173,7 @@ async def local_stack(folder: Path) -> AsyncIterator[Stack]:
             postgres = EmbeddedPostgres(folder)
             admin_url = await asyncio.to_thread(postgres.start)
             stack.callback(postgres.stop)
-        database_url = await _fresh_database(admin_url, stack)
+        database_url = await fresh_database(admin_url, stack)
         redis_url = given.redis_url.get_secret_value() if given.redis_url else None
         if redis_url is None:
             redis_server = EmbeddedRedis(folder)
@@ -182,8 +182,9 @@ async def local_stack(folder: Path) -> AsyncIterator[Stack]:
         yield Stack(environment, database_url, redis_url, folder)
 
 
-async def _fresh_database(admin_url: str, stack: AsyncExitStack) -> str:
-    name = f"bench_{uuid.uuid4().hex[:8]}"
+async def fresh_database(admin_url: str, stack: AsyncExitStack, *, prefix: str = "bench") -> str:
+    """A new database with the legacy schema and migrations, dropped when `stack` closes."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(admin_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
 
@@ -192,8 +193,7 @@ async def _fresh_database(admin_url: str, stack: AsyncExitStack) -> str:
         await admin.close()
 
     stack.push_async_callback(drop)
-    base, _, query = admin_url.partition("?")
-    url = f"{base.rpartition('/')[0]}/{name}" + (f"?{query}" if query else "")
+    url = with_database(admin_url, name)
     connection = await asyncpg.connect(url)
     try:
         await migrate(connection, legacy_schema=True)

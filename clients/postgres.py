@@ -27,3 +27,9 @@ async def connect(dsn: str) -> asyncpg.Connection:
     connection = await asyncpg.connect(dsn)
     await _init_connection(connection)
     return connection
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server's `database`; works for TCP URLs and pgserver's unix-socket URLs."""
+    base, _, query = url.partition("?")
+    return f"{base.rpartition('/')[0]}/{database}" + (f"?{query}" if query else "")

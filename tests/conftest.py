@@ -19,6 +19,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from clients.migrations import migrate
+from clients.postgres import with_database
 from quel.embedded import EmbeddedPostgres, EmbeddedRedis
 from quel.settings import Settings, load_settings
 from quel.temporal_server import start_dev_server, start_time_skipping_server
@@ -63,20 +64,13 @@ def postgres_admin_url() -> Iterator[str]:
         server.stop()
 
 
-def _with_database(url: str, database: str) -> str:
-    """Same server, another database; works for TCP URLs and pgserver's socket URLs."""
-    base, _, query = url.partition("?")
-    head, _, _ = base.rpartition("/")
-    return f"{head}/{database}" + (f"?{query}" if query else "")
-
-
 @pytest.fixture(scope="module")
 async def database_url(postgres_admin_url: str, request: pytest.FixtureRequest) -> AsyncIterator[str]:
     """A fresh database holding the legacy schema and the port's migrations."""
     name = f"test_{request.module.__name__.rsplit('.', 1)[-1]}_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(postgres_admin_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
-    url = _with_database(postgres_admin_url, name)
+    url = with_database(postgres_admin_url, name)
     connection = await asyncpg.connect(url)
     await migrate(connection, legacy_schema=True)
     await connection.close()

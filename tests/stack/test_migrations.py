@@ -10,8 +10,7 @@ import asyncpg
 import pytest
 
 from clients.migrations import migrate
-from clients.postgres import connect
-from tests.conftest import _with_database
+from clients.postgres import connect, with_database
 from tests.support.seed import seed_accounts, seed_job
 
 LEGACY_TABLES = (
@@ -31,7 +30,7 @@ async def empty_database(postgres_admin_url: str) -> AsyncIterator[str]:
     name = f"test_migrate_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(postgres_admin_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
-    yield _with_database(postgres_admin_url, name)
+    yield with_database(postgres_admin_url, name)
     await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     await admin.close()
 
