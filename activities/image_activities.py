@@ -1,4 +1,4 @@
-"""The generator activity, on the image task queue (at most IMAGE_CONCURRENCY per worker)."""
+"""The generator activity, on the image task queue (at most IMAGE_CONCURRENCY calls per worker)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,11 @@ from domain.plan import JobKind
 HEARTBEAT_SECONDS = 2.0
 """Well inside the workflow's heartbeat timeout for this activity."""
 
+PREPARED_AHEAD = 1
+"""Image activities a worker holds beyond its generator slots. While the calls run, the next
+image downloads and composes its request, so a freed slot is refilled at once instead of
+idling through that image's preparation."""
+
 
 def output_mime(kind: JobKind) -> str:
     """Generated images are WebP (quality 90); in-paint results PNG, as the legacy worker stored them."""
@@ -31,11 +36,16 @@ def output_mime(kind: JobKind) -> str:
 
 
 class ImageActivities:
-    def __init__(self, storage: ObjectStorage, generator: ImageGenerator, cancel_flags: CancelFlags) -> None:
+    def __init__(
+        self, storage: ObjectStorage, generator: ImageGenerator, cancel_flags: CancelFlags, *, concurrency: int
+    ) -> None:
         self._storage = storage
         self._references = CachedReads(storage)
         self._generator = generator
+        self._generator_slots = asyncio.Semaphore(concurrency)
         self._cancel_flags = cancel_flags
+        self.max_activities = concurrency + PREPARED_AHEAD
+        """What the image worker may run at once: the generator slots and the images prepared ahead."""
 
     @activity.defn
     async def generate_image(self, request: GenerateImageRequest) -> GeneratedOutput:
@@ -58,9 +68,13 @@ class ImageActivities:
         where = {"job_id": request.job_id, "stage": request.stage, "combo": request.combo, "image": request.index}
         references, missing = await self._download(request.references, where)
         generator_request = await asyncio.to_thread(_compose, references, request)
-        started = time.monotonic()
-        image = await self._generator.generate(generator_request)
-        latency = time.monotonic() - started
+        async with self._generator_slots:
+            # It may have waited a whole call for the slot: a cancel in between is honoured.
+            if await self._cancel_flags.is_set(request.job_id):
+                raise job_cancelled(request.job_id)
+            started = time.monotonic()
+            image = await self._generator.generate(generator_request)
+            latency = time.monotonic() - started
         record_generator_latency(request.category.value, latency)
         log_event(
             "generator called",

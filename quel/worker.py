@@ -1,5 +1,5 @@
 """The worker process: one worker on the main task queue (workflow + database activities) and
-one on the image task queue (generator calls, at most IMAGE_CONCURRENCY at once)."""
+one on the image task queue (at most IMAGE_CONCURRENCY generator calls at once)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ async def running_workers(client: Client, settings: Settings, resources: Resourc
             image_task_queue=settings.temporal_image_task_queue,
             storage_host=urlsplit(settings.supabase_url).hostname if settings.supabase_url else None,
         )
-        images = ImageActivities(storage, generator, resources.cancel_flags)
+        images = ImageActivities(storage, generator, resources.cancel_flags, concurrency=settings.image_concurrency)
         main = Worker(
             client,
             task_queue=settings.temporal_task_queue,
@@ -64,7 +64,7 @@ async def running_workers(client: Client, settings: Settings, resources: Resourc
             client,
             task_queue=settings.temporal_image_task_queue,
             activities=[images.generate_image],
-            max_concurrent_activities=settings.image_concurrency,
+            max_concurrent_activities=images.max_activities,
         )
         await stack.enter_async_context(main)
         await stack.enter_async_context(image)

@@ -4,6 +4,7 @@ the transparent placeholder, and WebP conversion of generated images (DOMAIN 5.4
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import math
 from collections.abc import Sequence
@@ -74,6 +75,14 @@ def merge_bucket(images: Sequence[bytes], aspect_ratio: str) -> tuple[bytes, str
         raise ValueError("an empty bucket has nothing to merge")
     if len(images) == 1:
         return prepare_reference(images[0])
+    return _merged_grid(tuple(images), aspect_ratio)
+
+
+# Every image of a stage merges the same references; decoding them and encoding the grid as
+# PNG is the costliest step of preparing a request. A handful of entries covers the stages a
+# worker has in flight, and bounds the input bytes the cache keeps alive.
+@functools.lru_cache(maxsize=4)
+def _merged_grid(images: tuple[bytes, ...], aspect_ratio: str) -> tuple[bytes, str]:
     decoded = [image for image in map(_decode, images) if image is not None]
     if not decoded:
         raise InvalidJobInput(f"none of the {len(images)} reference images of a group could be read")

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from domain.errors import ImageRejected, InvalidJobInput
+from domain.generation import images
 from domain.generation.images import (
     GIF,
     JPEG,
@@ -124,6 +125,25 @@ def test_unreadable_images_in_a_group_are_skipped() -> None:
 def test_a_group_with_no_readable_image_is_invalid_input() -> None:
     with pytest.raises(InvalidJobInput):
         merge_bucket([b"garbage", b"more garbage"], "1:1")
+    with pytest.raises(InvalidJobInput):
+        merge_bucket([b"garbage", b"more garbage"], "1:1")
+
+
+def test_the_same_group_is_merged_once_per_aspect_ratio(monkeypatch: pytest.MonkeyPatch) -> None:
+    decoded: list[int] = []
+    real_decode = images._decode
+
+    def counting_decode(data: bytes) -> Image.Image | None:
+        decoded.append(len(data))
+        return real_decode(data)
+
+    monkeypatch.setattr(images, "_decode", counting_decode)
+    group = [encode("PNG", (10, 10)), encode("JPEG", (12, 12))]
+    first = merge_bucket(group, "16:9")
+    assert merge_bucket(list(group), "16:9") == first
+    assert len(decoded) == 2, "the second image of the stage reuses the grid"
+    assert opened(merge_bucket(group, "9:16")[0]).size == (768, 1344)
+    assert len(decoded) == 4
 
 
 def test_png_with_alpha_converts_to_webp_keeping_size_and_alpha() -> None:
