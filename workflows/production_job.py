@@ -8,7 +8,9 @@ charge, progress) in one idempotent activity. The job row always ends in a final
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import Priority, RetryPolicy
@@ -31,6 +33,10 @@ with workflow.unsafe.imports_passed_through():
     from domain.plan import Category, JobKind, JobPlan, SlotPlan, StagePlan
     from workflows import search_attributes as sa
     from workflows.progress import JobProgress, JobResult
+
+DATABASE_STEPS_LOCAL = "database-steps-local"
+"""Patch: database steps run as local activities (one marker event instead of an activity's
+three, and no extra workflow task); runs started before it replay their ordinary activities."""
 
 # Short: a statement that takes longer is stuck, and a crashed worker's task is retried sooner.
 DATABASE_TIMEOUT = timedelta(seconds=15)
@@ -63,6 +69,9 @@ _MERGED_INPUT_TYPE = {
     Category.CARTOON: "top",
 }
 
+Argument = TypeVar("Argument")
+Returned = TypeVar("Returned")
+
 
 @workflow.defn
 class ProductionJobWorkflow:
@@ -78,6 +87,7 @@ class ProductionJobWorkflow:
         self._fatal_type = FailureType.JOB_FAILED
         self._category = ""
         self._slot_tasks: list[asyncio.Task[None]] = []
+        self._database_steps_local = False
 
     @workflow.query
     def progress(self) -> JobProgress:
@@ -85,6 +95,7 @@ class ProductionJobWorkflow:
 
     @workflow.run
     async def run(self, job_id: str) -> JobResult:
+        self._database_steps_local = workflow.patched(DATABASE_STEPS_LOCAL)
         try:
             started = await self._start(job_id)
         except asyncio.CancelledError:
@@ -105,12 +116,12 @@ class ProductionJobWorkflow:
                 if self._stopping:
                     break
                 await self._run_stage(started, stage)
-        except ActivityError as error:
-            cause = error.cause
-            if not (isinstance(cause, ApplicationError) and cause.type in FailureType.JOB_LEVEL):
+        except (ActivityError, ApplicationError) as error:
+            failure = _job_level_failure(error)
+            if failure is None:
                 raise
             await self._drain_slots()
-            self._fatal_error, self._fatal_type = cause.message, cause.type
+            self._fail_job(failure)
         except asyncio.CancelledError:
             await self._stop_for_cancel()
         outcome = self._outcome()
@@ -126,11 +137,18 @@ class ProductionJobWorkflow:
         return self._result()
 
     async def _start(self, job_id: str) -> StartedJob:
+        return await self._database_step(JobActivities.start_job, job_id)
+
+    async def _database_step(
+        self, step: Callable[[JobActivities, Argument], Awaitable[Returned]], argument: Argument
+    ) -> Returned:
+        """A step against our own database or bucket: short, idempotent, on this worker."""
+        if self._database_steps_local:
+            return await workflow.execute_local_activity_method(
+                step, argument, start_to_close_timeout=DATABASE_TIMEOUT, retry_policy=DATABASE_RETRY
+            )
         return await workflow.execute_activity_method(
-            JobActivities.start_job,
-            job_id,
-            start_to_close_timeout=DATABASE_TIMEOUT,
-            retry_policy=DATABASE_RETRY,
+            step, argument, start_to_close_timeout=DATABASE_TIMEOUT, retry_policy=DATABASE_RETRY
         )
 
     def _tag(self, started: StartedJob) -> None:
@@ -161,12 +179,7 @@ class ProductionJobWorkflow:
         where = {"job_id": self._progress.job_id, "stage": stage.index, "images": len(stage.slots)}
         workflow.logger.info("stage start", extra={"event_name": "stage start", **where})
         if started.plan.kind is JobKind.MODIFY:
-            references = await workflow.execute_activity_method(
-                JobActivities.prepare_modify_inputs,
-                self._progress.job_id,
-                start_to_close_timeout=DATABASE_TIMEOUT,
-                retry_policy=DATABASE_RETRY,
-            )
+            references = await self._database_step(JobActivities.prepare_modify_inputs, self._progress.job_id)
             slot_inputs: dict[int | None, list[ReferenceInput]] = {}
         else:
             references, slot_inputs = await self._resolve_stage_inputs(started.plan, stage)
@@ -190,11 +203,8 @@ class ProductionJobWorkflow:
             wanted.append(stage.legacy_merged_attach_id)
         if not wanted:
             return [], {}
-        resolved = await workflow.execute_activity_method(
-            JobActivities.resolve_inputs,
-            ResolveInputsRequest(job_id=self._progress.job_id, attach_ids=wanted),
-            start_to_close_timeout=DATABASE_TIMEOUT,
-            retry_policy=DATABASE_RETRY,
+        resolved = await self._database_step(
+            JobActivities.resolve_inputs, ResolveInputsRequest(job_id=self._progress.job_id, attach_ids=wanted)
         )
         paths = {item.attach_id: item.path for item in resolved.inputs}
         references = [
@@ -258,26 +268,34 @@ class ProductionJobWorkflow:
         except ActivityError as error:
             self._image_failed(error)
             return
-        attach_id = await workflow.execute_activity_method(
-            JobActivities.record_output,
-            RecordOutputRequest(
-                job_id=identity.job_id,
-                stage=identity.stage,
-                combo=identity.combo,
-                index=identity.index,
-                output_key=output.output_key,
-                size=output.size,
-                mime=output.mime,
-                payer=started.payer,
-                price=started.price,
-                link_to_production=modify,
-            ),
-            start_to_close_timeout=DATABASE_TIMEOUT,
-            retry_policy=DATABASE_RETRY,
+        record = RecordOutputRequest(
+            job_id=identity.job_id,
+            stage=identity.stage,
+            combo=identity.combo,
+            index=identity.index,
+            output_key=output.output_key,
+            size=output.size,
+            mime=output.mime,
+            payer=started.payer,
+            price=started.price,
+            link_to_production=modify,
         )
+        try:
+            attach_id = await self._database_step(JobActivities.record_output, record)
+        except (ActivityError, ApplicationError) as error:
+            # A slot task's exception would otherwise go unseen: the stage only waits for it.
+            failure = _job_level_failure(error)
+            if failure is None:
+                raise
+            self._fail_job(failure)
+            return
         self._progress.completed_images += 1
         self._progress.attach_ids.append(attach_id)
         self._update_details()
+
+    def _fail_job(self, failure: ApplicationError) -> None:
+        if self._fatal_error is None:
+            self._fatal_error, self._fatal_type = failure.message, failure.type or FailureType.JOB_FAILED
 
     def _image_failed(self, error: ActivityError) -> None:
         cause = error.cause
@@ -310,12 +328,7 @@ class ProductionJobWorkflow:
         not yet started never call the generator and replies that arrive are discarded; the
         images already produced are recorded before the job ends."""
         self._cancel_seen = self._cancel_requested = True
-        await workflow.execute_activity_method(
-            JobActivities.request_cancel,
-            self._progress.job_id,
-            start_to_close_timeout=DATABASE_TIMEOUT,
-            retry_policy=DATABASE_RETRY,
-        )
+        await self._database_step(JobActivities.request_cancel, self._progress.job_id)
         await self._drain_slots()
 
     async def _drain_slots(self) -> None:
@@ -341,11 +354,8 @@ class ProductionJobWorkflow:
         )
 
     async def _finish(self, outcome: Outcome) -> None:
-        await workflow.execute_activity_method(
-            JobActivities.finish_job,
-            FinishJobRequest(job_id=self._progress.job_id, outcome=outcome),
-            start_to_close_timeout=DATABASE_TIMEOUT,
-            retry_policy=DATABASE_RETRY,
+        await self._database_step(
+            JobActivities.finish_job, FinishJobRequest(job_id=self._progress.job_id, outcome=outcome)
         )
         self._progress.failed_images = outcome.failed_images
         self._set_status(outcome.status.value, error=outcome.error_message)
@@ -369,3 +379,12 @@ class ProductionJobWorkflow:
             attach_ids=list(self._progress.attach_ids),
             error_message=self._progress.error_message,
         )
+
+
+def _job_level_failure(error: ActivityError | ApplicationError) -> ApplicationError | None:
+    """The failure that ends the whole job, if it is one. An ordinary activity's error comes
+    wrapped in an ActivityError; a local activity's arrives as the error it raised."""
+    cause = error.cause if isinstance(error, ActivityError) else error
+    if isinstance(cause, ApplicationError) and cause.type in FailureType.JOB_LEVEL:
+        return cause
+    return None

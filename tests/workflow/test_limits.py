@@ -35,6 +35,17 @@ async def test_fifty_image_history_stays_small(client: Client, remote_settings: 
     assert len(history.events) / 50 < 15, "events per image"
 
 
+async def test_two_image_job_stays_under_fifteen_events_per_image(client: Client, remote_settings: Settings) -> None:
+    """Database steps are local activities, so a job's fixed events do not dominate small jobs."""
+    async with harness(client, remote_settings) as h:
+        async with h.db.acquire() as connection:
+            job_id = await seed_job(connection, "single_batch.eats")
+        handle = await h.start(job_id)
+        assert (await handle.result()).completed_images == 2
+        history = await handle.fetch_history()
+    assert len(history.events) / 2 < 15, [event.event_type for event in history.events]
+
+
 @pytest.mark.parametrize("concurrency", [2, 3])
 async def test_generator_calls_in_flight_never_exceed_the_limit_and_reach_it(
     client: Client, remote_settings: Settings, fake_gemini: FakeGemini, concurrency: int

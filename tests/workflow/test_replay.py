@@ -1,5 +1,6 @@
 """Every committed history replays against the current workflow code: a change that would
-break running jobs fails here first."""
+break running jobs fails here first. `before-database-steps-local/` holds runs recorded before
+that patch, so both branches of the patch keep replaying."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from quel.worker import WORKFLOW_RUNNER
 from tests.support.histories import HISTORIES
 from workflows.production_job import ProductionJobWorkflow
 
-RECORDED = sorted(HISTORIES.glob("*.json"))
+RECORDED = sorted(HISTORIES.rglob("*.json"))
+BEFORE_LOCAL_DATABASE_STEPS = HISTORIES / "before-database-steps-local"
 
 
-def test_histories_of_every_job_type_are_committed() -> None:
-    names = {path.stem for path in RECORDED}
+@pytest.mark.parametrize("folder", [HISTORIES, BEFORE_LOCAL_DATABASE_STEPS], ids=["current", "before-patch"])
+def test_histories_of_every_job_type_are_committed(folder: Path) -> None:
+    names = {path.stem for path in folder.glob("*.json")}
     assert {
         "single_batch.fashion",
         "single_batch.eats",
@@ -33,7 +36,7 @@ def test_histories_of_every_job_type_are_committed() -> None:
     } <= names
 
 
-@pytest.mark.parametrize("path", RECORDED, ids=[path.stem for path in RECORDED])
+@pytest.mark.parametrize("path", RECORDED, ids=[str(path.relative_to(HISTORIES)) for path in RECORDED])
 async def test_recorded_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, path.read_text())
     replayer = Replayer(
