@@ -17,7 +17,7 @@ from clients.image_generator import ImageGenerator
 from clients.storage import ObjectStorage
 from domain.errors import InvalidJobInput, ObjectNotFound
 from domain.generation.compose import ReferenceImage, SlotContext, compose_modify_request, compose_request
-from domain.generation.images import to_png, to_webp
+from domain.generation.images import forget_merged_grids, to_png, to_webp
 from domain.generation.request import GeneratorRequest
 from domain.plan import JobKind
 
@@ -44,6 +44,7 @@ class ImageActivities:
         self._generator = generator
         self._generator_slots = asyncio.Semaphore(concurrency)
         self._cancel_flags = cancel_flags
+        self._running = 0
         self.max_activities = concurrency + PREPARED_AHEAD
         """What the image worker may run at once: the generator slots and the images prepared ahead."""
 
@@ -55,9 +56,17 @@ class ImageActivities:
         between is discarded (D8). An object already stored by an earlier attempt is reused,
         so a retry after a crash does not pay for a second generation.
         """
-        with application_errors():
-            async with heartbeating(HEARTBEAT_SECONDS):
-                return await self._generate(request)
+        self._running += 1
+        try:
+            with application_errors():
+                async with heartbeating(HEARTBEAT_SECONDS):
+                    return await self._generate(request)
+        finally:
+            self._running -= 1
+            if not self._running:
+                # An idle worker keeps no image bytes: the next job brings its own inputs.
+                self._references.clear()
+                forget_merged_grids()
 
     async def _generate(self, request: GenerateImageRequest) -> GeneratedOutput:
         if await self._cancel_flags.is_set(request.job_id):

@@ -286,10 +286,8 @@ def require_completed(result: JobResult, images: int) -> None:
 class WorkerProcess:
     """A real `quel worker` process reading exactly `settings`, its logs in `log`."""
 
-    def __init__(
-        self, settings: Settings, *, temporal_address: str, log: Path, extra_env: dict[str, str] | None = None
-    ) -> None:
-        self._env = settings_env(settings, temporal_address=temporal_address) | (extra_env or {})
+    def __init__(self, settings: Settings, *, temporal_address: str, log: Path) -> None:
+        self._env = settings_env(settings, temporal_address=temporal_address)
         self._log = log
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -321,13 +319,11 @@ class WorkerProcess:
 
 @asynccontextmanager
 async def worker_processes(
-    stack: Stack, settings: Settings, *, count: int, logs: Path, extra_env: dict[str, str] | None = None
+    stack: Stack, settings: Settings, *, count: int, logs: Path
 ) -> AsyncIterator[list[WorkerProcess]]:
     """`count` workers, yielded once each one polls both task queues."""
     workers = [
-        WorkerProcess(
-            settings, temporal_address=stack.temporal_address, log=logs / f"worker-{n}.log", extra_env=extra_env
-        )
+        WorkerProcess(settings, temporal_address=stack.temporal_address, log=logs / f"worker-{n}.log")
         for n in range(count)
     ]
     try:

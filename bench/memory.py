@@ -2,16 +2,16 @@
 IMAGE_CONCURRENCY=2, each job with five ~4 MB inputs of its own (noisy PNGs, which do not
 compress) that every one of its images is made from.
 
-    .venv/bin/python -m bench.memory [--jobs 10] [--tuned-jobs 2]
+    .venv/bin/python -m bench.memory [--jobs 10]
 
 The jobs run one after another. psutil samples the worker's RSS every 50 ms: the peak while a
 job runs, and the RSS once the job has ended and the worker has been idle for a moment. The
 baselines are the worker's own figures earlier in the same run: idle before any job for the
 peak, and job 1 for the growth after job N (target: at most 10 % more).
 
-A second worker then runs a few jobs with MALLOC_MMAP_THRESHOLD_ set, for context: with glibc's
-defaults the RSS after a job mostly says how much freed image memory the allocator kept, which
-varies from job to job; with the threshold set it says what the worker still holds.
+The worker maps large buffers on their own (quel/allocator.py), so its RSS after a job says what
+it still holds rather than how much freed image memory glibc kept; an idle image worker drops
+its reference and grid caches.
 """
 
 from __future__ import annotations
@@ -61,10 +61,6 @@ SETTLE_SECONDS = 2.0
 """Idle time after a job before its RSS is read: the worker's last tasks and buffers are done."""
 TARGET = 1.10
 MIB = 1024 * 1024
-TUNED_ALLOCATOR = {"MALLOC_MMAP_THRESHOLD_": str(1024 * 1024)}
-"""glibc then maps every buffer of 1 MiB or more on its own and unmaps it when freed, instead of
-keeping freed image buffers in its heaps (its default raises that threshold as buffers are freed)."""
-TUNED_LABEL = "MALLOC_MMAP_THRESHOLD_=1 MiB"
 FIRST_ATTACH_ID = 900_001
 """Attach ids of the benchmark's inputs, far from the fixtures' and the outputs' sequence."""
 
@@ -192,10 +188,9 @@ async def watch_worker(
     folder: Path,
     *,
     jobs: int,
-    extra_env: dict[str, str] | None = None,
 ) -> WorkerMemory:
     settings = bench_settings(stack, fake)
-    async with worker_processes(stack, settings, count=1, logs=folder, extra_env=extra_env) as (worker,):
+    async with worker_processes(stack, settings, count=1, logs=folder) as (worker,):
         probe = RssProbe(psutil.Process(worker.pid))
         await asyncio.sleep(SETTLE_SECONDS)
         idle = probe.rss()
@@ -203,37 +198,30 @@ async def watch_worker(
     return WorkerMemory(idle, runs, seeding.input_size)
 
 
-def describe(memory: WorkerMemory, label: str) -> list[str]:
-    lines = [f"{label}: idle worker before any job {memory.idle / MIB:.0f} MiB"]
+def describe(memory: WorkerMemory) -> list[str]:
+    lines = [f"idle worker before any job {memory.idle / MIB:.0f} MiB"]
     lines += [
-        f"{label}: job {number}: {run.seconds:.1f} s, peak {run.peak / MIB:.0f} MiB, after {run.after / MIB:.0f} MiB"
+        f"job {number}: {run.seconds:.1f} s, peak {run.peak / MIB:.0f} MiB, after {run.after / MIB:.0f} MiB"
         for number, run in enumerate(memory.runs, start=1)
     ]
     return lines
 
 
-async def run(folder: Path, *, jobs: int = 10, tuned_jobs: int = 2) -> BenchResult:
+async def run(folder: Path, *, jobs: int = 10) -> BenchResult:
     result = BenchResult("memory")
     with ForgetfulGemini(latency=LATENCY) as fake:
         async with local_stack(folder) as stack:
             await seed_everything(bench_settings(stack))
             seeding = LargeInputJobs(bench_settings(stack))
-            shipped = await watch_worker(stack, fake, seeding, folder, jobs=jobs)
-            result.note(f"{IMAGES} images per job, each from 5 inputs of {shipped.input_size / MIB:.1f} MiB")
-            for line in describe(shipped, "glibc defaults"):
-                result.note(line)
-            tuned = None
-            if tuned_jobs:
-                tuned = await watch_worker(stack, fake, seeding, folder, jobs=tuned_jobs, extra_env=TUNED_ALLOCATOR)
-                for line in describe(tuned, TUNED_LABEL):
-                    result.note(line)
-    result.figures += shipped_figures(shipped)
-    if tuned is not None:
-        result.figures += tuned_figures(tuned, shipped)
+            memory = await watch_worker(stack, fake, seeding, folder, jobs=jobs)
+    result.note(f"{IMAGES} images per job, each from 5 inputs of {memory.input_size / MIB:.1f} MiB")
+    for line in describe(memory):
+        result.note(line)
+    result.figures += figures(memory)
     return result
 
 
-def shipped_figures(memory: WorkerMemory) -> list[Figure]:
+def figures(memory: WorkerMemory) -> list[Figure]:
     first, last, jobs = memory.runs[0], memory.runs[-1], len(memory.runs)
     return [
         Figure(
@@ -267,36 +255,12 @@ def shipped_figures(memory: WorkerMemory) -> list[Figure]:
     ]
 
 
-def tuned_figures(tuned: WorkerMemory, shipped: WorkerMemory) -> list[Figure]:
-    """For context: the same worker with large buffers given back to the system when freed."""
-    jobs = len(tuned.runs)
-    return [
-        Figure(
-            benchmark="memory",
-            what=f"peak RSS during job 1 with {TUNED_LABEL}",
-            measured=tuned.runs[0].peak / MIB,
-            baseline=shipped.runs[0].peak / MIB,
-            unit="MiB",
-            baseline_is="same, glibc defaults",
-        ),
-        Figure(
-            benchmark="memory",
-            what=f"RSS after job {jobs} vs after job 1 with {TUNED_LABEL}",
-            measured=tuned.runs[-1].after / MIB,
-            baseline=tuned.runs[0].after / MIB,
-            unit="MiB",
-            baseline_is="RSS after job 1, same setting",
-        ),
-    ]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=10, help="jobs of 50 images, one after another (default 10)")
-    parser.add_argument("--tuned-jobs", type=int, default=2, help=f"jobs with {TUNED_LABEL} (default 2, 0: none)")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder, logs_to(Path(folder) / "bench.log"):
-        result = asyncio.run(run(Path(folder), jobs=arguments.jobs, tuned_jobs=arguments.tuned_jobs))
+        result = asyncio.run(run(Path(folder), jobs=arguments.jobs))
     print_figures(result)
 
 

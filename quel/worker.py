@@ -14,6 +14,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.image_activities import ImageActivities
 from activities.job_activities import JobActivities
+from quel.allocator import map_large_buffers_separately
 from quel.resources import Resources, open_generator, open_storage
 from quel.settings import Settings
 from workflows.production_job import ProductionJobWorkflow
@@ -32,6 +33,7 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 @asynccontextmanager
 async def running_workers(client: Client, settings: Settings, resources: Resources) -> AsyncIterator[None]:
     """Both workers polling until the block exits; then they finish what they hold and stop."""
+    map_large_buffers_separately()
     async with AsyncExitStack() as stack:
         storage = open_storage(settings)
         stack.push_async_callback(storage.close)

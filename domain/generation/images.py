@@ -89,6 +89,10 @@ def _merged_grid(images: tuple[bytes, ...], aspect_ratio: str) -> tuple[bytes, s
     return _encode_png(_fit(_grid(decoded), grid_target(aspect_ratio))), PNG
 
 
+def forget_merged_grids() -> None:
+    _merged_grid.cache_clear()
+
+
 def to_webp(data: bytes, quality: int = 90) -> bytes:
     """Re-encode a generated image of any format Pillow reads as lossy WebP."""
     out = io.BytesIO()
