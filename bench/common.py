@@ -3,15 +3,17 @@ the figures it reports (each a measurement beside the baseline it is divided by)
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -139,6 +141,20 @@ def logs_to(file: Path) -> Iterator[None]:
     with file.open("a") as stream:
         handler.setStream(stream)
         yield
+
+
+def command_line(
+    run: Callable[..., Coroutine[Any, Any, BenchResult]], description: str | None, **options: tuple[int, str]
+) -> None:
+    """`python -m bench.<name>`: the benchmark's integer options (name: default and help), its
+    servers in a temporary folder, its logs in a file there, its figures printed."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, (default, help_text) in options.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=default, help=help_text)
+    arguments = vars(parser.parse_args())
+    with tempfile.TemporaryDirectory() as folder, logs_to(Path(folder) / "bench.log"):
+        result = asyncio.run(run(Path(folder), **arguments))
+    print_figures(result)
 
 
 # -- servers ---------------------------------------------------------------------------------

@@ -14,8 +14,6 @@ between its 4- and 40-image runs is what each further image adds.
 
 from __future__ import annotations
 
-import asyncio
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,9 +26,8 @@ from bench.common import (
     Goal,
     Stack,
     bench_settings,
+    command_line,
     local_stack,
-    logs_to,
-    print_figures,
     seed_everything,
     seed_fashion_jobs,
     start_job,
@@ -178,9 +175,7 @@ def marginal(small: HistorySize, large: HistorySize) -> HistorySize:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as folder, logs_to(Path(folder) / "bench.log"):
-        result = asyncio.run(run(Path(folder)))
-    print_figures(result)
+    command_line(run, __doc__)
 
 
 if __name__ == "__main__":

@@ -16,13 +16,11 @@ its reference and grid caches.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import io
 import math
 import random
-import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,10 +36,9 @@ from bench.common import (
     Goal,
     Stack,
     bench_settings,
+    command_line,
     fashion_input,
     local_stack,
-    logs_to,
-    print_figures,
     require_completed,
     seed_everything,
     start_job,
@@ -256,12 +253,7 @@ def figures(memory: WorkerMemory) -> list[Figure]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--jobs", type=int, default=10, help="jobs of 50 images, one after another (default 10)")
-    arguments = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder, logs_to(Path(folder) / "bench.log"):
-        result = asyncio.run(run(Path(folder), jobs=arguments.jobs))
-    print_figures(result)
+    command_line(run, __doc__, jobs=(10, "jobs of 50 images, one after another (default 10)"))
 
 
 if __name__ == "__main__":

@@ -10,10 +10,8 @@ throughput of the same round; one and two processes alternate which goes first.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +24,8 @@ from bench.common import (
     Goal,
     Stack,
     bench_settings,
+    command_line,
     local_stack,
-    logs_to,
-    print_figures,
     require_completed,
     seed_everything,
     seed_fashion_jobs,
@@ -116,12 +113,7 @@ async def run(folder: Path, *, rounds: int = 2) -> BenchResult:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=2, help="pairs of measurements (default 2)")
-    arguments = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder, logs_to(Path(folder) / "bench.log"):
-        result = asyncio.run(run(Path(folder), rounds=arguments.rounds))
-    print_figures(result)
+    command_line(run, __doc__, rounds=(2, "pairs of measurements (default 2)"))
 
 
 if __name__ == "__main__":

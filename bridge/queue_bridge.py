@@ -282,16 +282,20 @@ class QueueBridge:
         self._strays = strays
 
     async def _with_backoff(self, call: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T | None:
-        """Retries while Redis, PostgreSQL or Temporal are unreachable; None once stopping."""
-        delay = 0.5
-        while True:
-            try:
-                return await call()
-            except _UNREACHABLE as error:
-                log.warning("bridge waiting for a dependency", extra={"error": str(error), "retry_in": delay})
-            if await _stopped_within(stop, delay):
-                return None
-            delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+        return await retry_while_unreachable(call, stop)
+
+
+async def retry_while_unreachable(call: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T | None:
+    """Retries while Redis, PostgreSQL or Temporal are unreachable; None once stopping."""
+    delay = 0.5
+    while True:
+        try:
+            return await call()
+        except _UNREACHABLE as error:
+            log.warning("bridge waiting for a dependency", extra={"error": str(error), "retry_in": delay})
+        if await _stopped_within(stop, delay):
+            return None
+        delay = min(delay * 2, MAX_BACKOFF_SECONDS)
 
 
 def _job_id(raw: Raw) -> str | Poison:

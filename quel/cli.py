@@ -20,7 +20,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from bridge.job_starter import start_job_workflow
-from bridge.queue_bridge import QueueBridge
+from bridge.queue_bridge import QueueBridge, retry_while_unreachable
 from clients.cancel_flags import CancelFlags
 from clients.migrations import migrate as apply_migrations
 from clients.postgres import connect as connect_database
@@ -229,7 +229,10 @@ def bridge_command() -> None:
 
     async def main(stop: asyncio.Event) -> None:
         runtime = metrics_runtime(settings)
-        client = await connect(settings, runtime=runtime)
+        # Ids wait safely in Redis, so a bridge started before Temporal waits for it instead of exiting.
+        client = await retry_while_unreachable(lambda: connect(settings, runtime=runtime), stop)
+        if client is None:
+            return
         async with open_resources(settings) as resources:
             queue_bridge = _bridge(settings, resources, client)
             console.print(f"bridge {queue_bridge.bridge_id} reading '{settings.redis_queue}'")

@@ -72,8 +72,9 @@ class BridgeProcess:
         self._log: IO[bytes] | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
-    async def start(self) -> None:
-        """Returns once the bridge re-drove its leftovers and is taking ids."""
+    async def start(self, *, until: str = "bridge running") -> None:
+        """Returns once the bridge logged `until`: by default, once it re-drove its leftovers
+        and is taking ids."""
         self._log = self.log_path.open("wb")
         self._process = subprocess.Popen(
             [sys.executable, "-m", "quel", "bridge"],
@@ -88,9 +89,9 @@ class BridgeProcess:
             assert self._process is not None
             if self._process.poll() is not None:
                 raise AssertionError(f"bridge exited with {self._process.returncode}: {self.log_path.read_text()}")
-            return any(event.get("event") == "bridge running" for event in self.events())
+            return any(event.get("event") == until for event in self.events())
 
-        await eventually(running, timeout=START_TIMEOUT_SECONDS, what="bridge process running")
+        await eventually(running, timeout=START_TIMEOUT_SECONDS, what=f"bridge process logged {until!r}")
 
     def kill(self) -> None:
         """SIGKILL: no handler runs, whatever the bridge was doing is cut short."""
@@ -135,8 +136,9 @@ class BridgeProcesses:
         self._log_folder = log_folder
         self.launched: list[BridgeProcess] = []
 
-    async def start(self) -> BridgeProcess:
-        process = BridgeProcess(self.environment, self._log_folder / f"bridge-{len(self.launched)}.log")
+    async def start(self, *, until: str = "bridge running", **environment: str) -> BridgeProcess:
+        log = self._log_folder / f"bridge-{len(self.launched)}.log"
+        process = BridgeProcess({**self.environment, **environment}, log)
         self.launched.append(process)
-        await process.start()
+        await process.start(until=until)
         return process

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import random
+from pathlib import Path
 
 import redis.asyncio as redis
 from temporalio.client import Client
 
 from quel.resources import Resources
 from quel.settings import Settings
+from quel.temporal_server import start_dev_server
 from tests.bridge.bridges import BridgeProcesses
 from tests.bridge.job_rows import insert_pending_jobs, new_job_ids
 from tests.bridge.observe import drained, eventually, processing_lists, queued, within, workflow_runs
+from tests.support.processes import free_port
 
 KILLS = 5
 
@@ -106,3 +109,24 @@ async def test_sigterm_finishes_the_start_in_flight_and_leaves_the_rest_in_redis
     assert runs.total() == started
     assert set(runs).isdisjoint(waiting)
     assert set(runs) | set(waiting) == set(job_ids)
+
+
+async def test_bridge_started_before_temporal_waits_for_it(
+    redis_client: redis.Redis, resources: Resources, bridge_processes: BridgeProcesses, tmp_path: Path
+) -> None:
+    port = free_port()
+    job_ids = new_job_ids(3)
+    await insert_pending_jobs(resources.pool, job_ids)
+    await redis_client.lpush("jobs:queue", *job_ids)
+    bridge = await bridge_processes.start(until="bridge waiting for a dependency", TEMPORAL_ADDRESS=f"127.0.0.1:{port}")
+    await asyncio.sleep(1.0)
+    assert sorted(await queued(redis_client)) == sorted(job_ids), "nothing taken while Temporal is away"
+
+    server = await start_dev_server(database_file=tmp_path / "temporal.db", port=port, ui_port=None)
+    try:
+        await drained(redis_client, timeout=60)
+        for job_id in job_ids:
+            await server.client.get_workflow_handle(job_id).describe()
+        assert bridge.terminate() == 0
+    finally:
+        await server.shutdown()

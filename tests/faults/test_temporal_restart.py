@@ -5,7 +5,6 @@ object, one attach row and one charge per image."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from pathlib import Path
 
@@ -15,17 +14,11 @@ from tests.fakes.gemini_server import FakeGemini
 from tests.faults.held_storage import HoldingStorage
 from tests.faults.invariants import balances, check_invariants, fake_storage_keys, fixture_completes
 from tests.support.harness import harness
-from tests.support.processes import QuelProcess, settings_env
+from tests.support.processes import QuelProcess, free_port, settings_env
 from tests.support.seed import seed_job
 
 OUTAGE_SECONDS = 3.0
 JOB = "single_batch.fashion"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_job_completes_across_a_temporal_server_restart(
