@@ -10,6 +10,8 @@ import logging
 import sys
 
 import structlog
+import temporalio.activity
+import temporalio.workflow
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -43,6 +45,10 @@ def configure_logging(log_format: str = "auto", *, level: int = logging.INFO) ->
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Temporal's loggers add the activity or workflow info as a field (`temporal_activity`,
+    # `temporal_workflow`) and, by default, again as a dict pasted into the message.
+    temporalio.activity.logger.activity_info_on_message = False
+    temporalio.workflow.logger.workflow_info_on_message = False
     # pgserver narrates every start at INFO; its warnings still show.
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     structlog.configure(
