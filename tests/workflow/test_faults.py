@@ -196,6 +196,35 @@ async def test_insufficient_credits_fail_before_generating(
     assert fake_gemini.call_count == 0
 
 
+async def test_payer_gone_when_an_image_is_charged_fails_the_job(
+    client: Client, remote_settings: Settings, fake_gemini: FakeGemini
+) -> None:
+    """The charge finds no payer row (a trigger hides it from the UPDATE, as a deletion would):
+    record_output's job-level failure ends the job instead of vanishing in its slot task."""
+    async with harness(client, remote_settings) as h:
+        member = str(uuid.uuid4())
+        await h.db.execute(
+            "INSERT INTO quel_member (quel_member_id, quel_email, quel_member_credit) VALUES ($1, 'gone@x', 500)",
+            member,
+        )
+        await h.db.execute(
+            f"""CREATE FUNCTION hide_member() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN IF OLD.quel_member_id = '{member}' THEN RETURN NULL; END IF; RETURN NEW; END $$;
+                CREATE TRIGGER hide_member BEFORE UPDATE ON quel_member
+                  FOR EACH ROW EXECUTE FUNCTION hide_member();"""
+        )
+        try:
+            job_id = await job(h, "single_batch.eats", quel_member_id=member)
+            error = await failed_run(h, job_id)
+        finally:
+            await h.db.execute("DROP TRIGGER hide_member ON quel_member; DROP FUNCTION hide_member();")
+        row = await h.job_row(job_id)
+        assert row["job_status"] == "failed"
+        assert row["error_message"] == f"the paying member {member} no longer exists"
+        assert error.type == "NoPayer"
+        assert (row["completed_images"], await charged(h.db, row["production_id"])) == (0, 0)
+
+
 async def test_inactive_organisation_leaves_the_member_paying(client: Client, remote_settings: Settings) -> None:
     async with harness(client, remote_settings) as h:
         await h.db.execute("UPDATE quel_organization SET org_status = 'inactive' WHERE org_id = $1", ORG_ID)
