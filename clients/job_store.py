@@ -6,7 +6,10 @@ more than the first call did.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+import weakref
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -83,6 +86,7 @@ def _row_to_job(record: asyncpg.Record) -> JobRow:
 class JobStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
+        self._payer_turns: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def claim(self, job_id: str) -> ClaimResult:
         """Marks the job `processing` when it is `pending` (or already ours after a retry)."""
@@ -156,7 +160,7 @@ class JobStore:
         """Attach row, charge and progress for one output, in one transaction, once per identity."""
         identity = record.identity
         job_key = _job_uuid(identity.job_id)
-        async with self._pool.acquire() as connection, connection.transaction():
+        async with self._payer_turn(record.payer), self._pool.acquire() as connection, connection.transaction():
             # Serialises concurrent attempts for the same output (a timed-out attempt may still run).
             await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", record.output_key)
             attach_id = await connection.fetchval(
@@ -210,6 +214,16 @@ class JobStore:
                 attach_id,
             )
             return RecordedOutput(attach_id=int(attach_id), completed_images=int(completed or 0), charged=charged)
+
+    def _payer_turn(self, payer: Payer | None) -> AbstractAsyncContextManager[object]:
+        """One charge per payer at a time in this process. A payer's row locked elsewhere then
+        holds one pool connection, not one per waiting image, and other payers' jobs go on."""
+        if payer is None:
+            return nullcontext()
+        turn = self._payer_turns.get(payer.account_id)
+        if turn is None:
+            turn = self._payer_turns[payer.account_id] = asyncio.Lock()
+        return turn
 
     async def _charge_once(
         self,
