@@ -14,21 +14,11 @@ from temporalio.testing import ActivityEnvironment
 from activities.contracts import GenerateImageRequest, ReferenceInput
 from activities.image_activities import ImageActivities
 from clients.cancel_flags import CancelFlags
-from clients.local_storage import LocalFolderStorage
 from clients.offline_generator import OfflineGenerator
 from domain.plan import Category, JobKind
+from tests.support.counting_storage import CountingStorage
 
 TOPS = ["uploads/top-1.png", "uploads/top-2.png"]
-
-
-class CountingStorage(LocalFolderStorage):
-    def __init__(self, root: Path) -> None:
-        super().__init__(root, "attachments")
-        self.downloads: list[str] = []
-
-    async def download(self, path: str) -> bytes:
-        self.downloads.append(path)
-        return await super().download(path)
 
 
 def png(colour: str) -> bytes:

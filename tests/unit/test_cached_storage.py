@@ -9,18 +9,8 @@ from pathlib import Path
 import pytest
 
 from clients.cached_storage import CachedReads
-from clients.local_storage import LocalFolderStorage
 from domain.errors import ObjectNotFound
-
-
-class CountingStorage(LocalFolderStorage):
-    def __init__(self, root: Path) -> None:
-        super().__init__(root, "attachments")
-        self.downloads: list[str] = []
-
-    async def download(self, path: str) -> bytes:
-        self.downloads.append(path)
-        return await super().download(path)
+from tests.support.counting_storage import CountingStorage
 
 
 async def test_repeated_reads_download_once(tmp_path: Path) -> None:
