@@ -17,7 +17,6 @@ its reference and grid caches.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import math
 import random
@@ -30,6 +29,7 @@ from pathlib import Path
 import psutil
 from PIL import Image
 
+from activities.heartbeat import repeating
 from bench.common import (
     BenchResult,
     Figure,
@@ -136,20 +136,14 @@ class RssProbe:
     async def watching(self) -> AsyncIterator[None]:
         """Samples while the block runs; `peak` is the highest RSS seen in it."""
         self.peak = self.rss()
-
-        async def sample() -> None:
-            while True:
-                self.peak = max(self.peak, self.rss())
-                await asyncio.sleep(SAMPLE_SECONDS)
-
-        task = asyncio.create_task(sample())
         try:
-            yield
+            async with repeating(self._sample, SAMPLE_SECONDS):
+                yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            self.peak = max(self.peak, self.rss())
+            self._sample()
+
+    def _sample(self) -> None:
+        self.peak = max(self.peak, self.rss())
 
 
 @dataclass(frozen=True)
