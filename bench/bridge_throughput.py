@@ -33,15 +33,12 @@ import asyncpg
 import redis.asyncio as redis
 from temporalio.client import Client
 
-from bench.common import fresh_database
+from bench.common import local_stack
 from bridge.job_starter import StartResult, start_job_workflow
 from bridge.queue_bridge import DEFAULT_CONCURRENCY, QueueBridge
 from clients.job_store import JobStore
 from clients.postgres import create_pool
-from quel.embedded import EmbeddedPostgres, EmbeddedRedis
 from quel.logging_setup import configure_logging
-from quel.settings import load_settings
-from quel.temporal_server import start_dev_server
 from tests.bridge.job_rows import insert_pending_jobs, new_job_ids
 
 
@@ -106,27 +103,14 @@ def _sum(timings: Iterable[Timing]) -> Timing:
 
 
 @asynccontextmanager
-async def local_stack(folder: Path) -> AsyncIterator[Stack]:
-    settings = load_settings()
-    async with AsyncExitStack() as stack:
-        environment = await start_dev_server(database_file=None, port=None, ui_port=None)
-        stack.push_async_callback(environment.shutdown)
-        admin_url = settings.database_url.get_secret_value() if settings.database_url else None
-        if admin_url is None:
-            postgres = EmbeddedPostgres(folder)
-            admin_url = postgres.start()
-            stack.callback(postgres.stop)
-        database_url = await fresh_database(admin_url, stack, prefix="bench_bridge")
-        pool = await create_pool(database_url, max_size=20)
+async def connected_stack(folder: Path) -> AsyncIterator[Stack]:
+    """The benchmarks' servers (`bench.common.local_stack`) and the clients the bridge uses."""
+    async with local_stack(folder) as servers, AsyncExitStack() as stack:
+        pool = await create_pool(servers.database_url, max_size=20)
         stack.push_async_callback(pool.close)
-        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
-        if redis_url is None:
-            embedded_redis = EmbeddedRedis(folder)
-            redis_url = embedded_redis.start()
-            stack.callback(embedded_redis.stop)
-        client = redis.Redis.from_url(redis_url)
+        client = redis.Redis.from_url(servers.redis_url)
         stack.push_async_callback(client.aclose)
-        yield Stack(temporal=environment.client, pool=pool, redis=client)
+        yield Stack(temporal=servers.client, pool=pool, redis=client)
 
 
 def _clock() -> tuple[float, float]:
@@ -212,7 +196,7 @@ async def main(ids: int, rounds: int, concurrencies: list[int], log_file: Path) 
     assert isinstance(handler, logging.StreamHandler)
     with log_file.open("w") as logs, tempfile.TemporaryDirectory() as folder:
         handler.setStream(logs)
-        async with local_stack(Path(folder)) as stack:
+        async with connected_stack(Path(folder)) as stack:
             summaries = [
                 await measure(stack, ids=ids, rounds=rounds, concurrency=concurrency) for concurrency in concurrencies
             ]

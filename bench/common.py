@@ -198,9 +198,9 @@ async def local_stack(folder: Path) -> AsyncIterator[Stack]:
         yield Stack(environment, database_url, redis_url, folder)
 
 
-async def fresh_database(admin_url: str, stack: AsyncExitStack, *, prefix: str = "bench") -> str:
+async def fresh_database(admin_url: str, stack: AsyncExitStack) -> str:
     """A new database with the legacy schema and migrations, dropped when `stack` closes."""
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    name = f"bench_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(admin_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
 

@@ -2,8 +2,8 @@
 
     .venv/bin/python -m bench.run_all [--output bench/RESULTS.md]
 
-Runs slot utilisation, scale-out, history size, memory and, when `bench.bridge_throughput` is
-there, the bridge throughput ratio, one after another; each starts and stops its own servers.
+Runs slot utilisation, scale-out, history size, memory and the bridge throughput ratio, one after
+another; each starts and stops its own servers.
 RESULTS.md holds one table of every figure as a ratio against a baseline measured in this run
 on this machine, the raw numbers under it, the machine and the date.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import os
 import subprocess
 import tempfile
@@ -21,8 +20,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import history_size, memory, scale_out, slot_utilisation
+from bench import bridge_throughput, history_size, memory, scale_out, slot_utilisation
 from bench.common import BenchResult, Figure, Goal, logs_to, machine_facts, print_figures
+from bridge.queue_bridge import DEFAULT_CONCURRENCY
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 BRIDGE_IDS = 250
@@ -35,11 +35,8 @@ Benchmark = Callable[[Path], Awaitable[BenchResult]]
 
 
 async def bridge(folder: Path) -> BenchResult:
-    from bench import bridge_throughput
-    from bridge.queue_bridge import DEFAULT_CONCURRENCY
-
     result = BenchResult("bridge throughput")
-    async with bridge_throughput.local_stack(folder) as stack:
+    async with bridge_throughput.connected_stack(folder) as stack:
         summary = await bridge_throughput.measure(
             stack, ids=BRIDGE_IDS, rounds=BRIDGE_ROUNDS, concurrency=DEFAULT_CONCURRENCY
         )
@@ -69,11 +66,7 @@ def benchmarks() -> list[tuple[str, Benchmark, str | None]]:
     chosen: list[tuple[str, Benchmark, str | None]] = [
         (module.__name__, module.run, module.__doc__) for module in (slot_utilisation, scale_out, history_size, memory)
     ]
-    if importlib.util.find_spec("bench.bridge_throughput") is not None:
-        from bench import bridge_throughput
-
-        chosen.append((bridge_throughput.__name__, bridge, bridge_throughput.__doc__))
-    return chosen
+    return [*chosen, (bridge_throughput.__name__, bridge, bridge_throughput.__doc__)]
 
 
 @dataclass(frozen=True)
