@@ -9,10 +9,11 @@ import time
 import asyncpg
 from temporalio.client import Client
 
-from clients.postgres import Connection, connect
+from clients.postgres import connect
 from quel.resources import require_url
 from quel.settings import Settings
 from tests.fakes.gemini_server import FakeGemini
+from tests.faults.payer_locks import charges_waiting
 from tests.support.harness import harness
 from tests.support.seed import ORG_ID, seed_job
 
@@ -20,16 +21,6 @@ LOCK_SECONDS = 8.0
 ORGANISATION_JOBS = 12
 """More jobs of one payer than the worker has database connections (10)."""
 IMAGES_PER_JOB = 4
-
-
-async def charges_waiting(observer: Connection) -> int:
-    return int(
-        await observer.fetchval(
-            """SELECT count(*) FROM pg_stat_activity
-               WHERE datname = current_database() AND wait_event_type = 'Lock'
-                 AND query LIKE 'UPDATE quel_organization SET%'"""
-        )
-    )
 
 
 async def test_locked_payer_holds_up_only_its_own_charges(
@@ -50,7 +41,7 @@ async def test_locked_payer_holds_up_only_its_own_charges(
                 while fake_gemini.call_count < ORGANISATION_JOBS * IMAGES_PER_JOB:
                     await asyncio.sleep(0.05)
                 await asyncio.sleep(1.0)  # every job has a charge waiting on the lock by now
-                waiting = await charges_waiting(observer)
+                waiting = len(await charges_waiting(observer))
                 member = await h.start(member_job)
                 result = await asyncio.wait_for(member.result(), timeout=LOCK_SECONDS)
                 member_done = time.monotonic() - locked_at

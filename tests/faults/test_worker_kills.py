@@ -25,6 +25,7 @@ from quel.settings import Settings
 from tests.fakes.gemini_server import FakeGemini
 from tests.faults.held_storage import HoldingStorage
 from tests.faults.invariants import FIXTURE_IMAGES, balances, check_invariants, fake_storage_keys, fixture_completes
+from tests.faults.payer_locks import charges_waiting
 from tests.support.harness import Harness, harness
 from tests.support.processes import QuelProcess, settings_env
 from tests.support.seed import MEMBER_ID, ORG_ID, seed_job
@@ -112,20 +113,12 @@ async def kill_between_attach_and_charge(h: Harness, worker: QuelProcess) -> str
 
 
 async def waiting_charge(db: asyncpg.Pool) -> int:
-    """A worker backend blocked on the payers' locks. Read from another connection than the
-    locker's: PostgreSQL keeps one activity snapshot for the whole of a transaction."""
+    """A worker backend blocked on the payers' locks."""
     deadline = time.monotonic() + 180
-    while True:
-        pid = await db.fetchval(
-            """SELECT pid FROM pg_stat_activity
-               WHERE datname = current_database() AND wait_event_type = 'Lock'
-                 AND (query LIKE 'UPDATE quel_member SET%' OR query LIKE 'UPDATE quel_organization SET%')
-               LIMIT 1"""
-        )
-        if pid is not None:
-            return int(pid)
+    while not (waiting := await charges_waiting(db)):
         assert time.monotonic() < deadline, "no charge came to wait on the payers' locks"
         await asyncio.sleep(0.05)
+    return waiting[0]
 
 
 async def backend_gone(connection: asyncpg.Connection, pid: int) -> bool:
