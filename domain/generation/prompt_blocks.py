@@ -5,7 +5,7 @@ sentences that do not belong to one category."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -203,6 +203,18 @@ UNIFIED_SCENE_CLOSING = (
     "photograph of a single scene, with the look of real film photography; never a split "
     "screen, side-by-side or collage."
 )
+
+
+def unified_scene_combination(angles: Mapping[str, str], shots: Mapping[str, str]) -> Callable[[str, str, str], str]:
+    """A combination wrapper in the category's framing words, closing on one unified scene."""
+
+    def wrap(angle: str, shot: str, prompt: str) -> str:
+        angle_phrase = framing_phrase(angle, angles, CINEMATIC_ANGLE_FALLBACK)
+        shot_phrase = framing_phrase(shot, shots, CINEMATIC_SHOT_FALLBACK)
+        return f"{angle_phrase}, {shot_phrase}. {as_sentence(prompt)} {UNIFIED_SCENE_CLOSING}"
+
+    return wrap
+
 
 ONE_FRAME = "One continuous photograph that fills the frame from edge to edge."
 NO_LAYOUTS: tuple[str, ...] = (

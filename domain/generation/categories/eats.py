@@ -8,21 +8,17 @@ from __future__ import annotations
 from domain.generation.buckets import Bucket, Buckets, TypeTable
 from domain.generation.categories.strategy import CategoryStrategy
 from domain.generation.prompt_blocks import (
-    CINEMATIC_ANGLE_FALLBACK,
     CINEMATIC_ANGLES,
-    CINEMATIC_SHOT_FALLBACK,
     CINEMATIC_SHOTS,
     NO_LAYOUTS,
-    UNIFIED_SCENE_CLOSING,
     PromptInput,
     RoleWording,
     Scene,
-    as_sentence,
     bullets,
-    framing_phrase,
     join_blocks,
     role_lines,
     styling_block,
+    unified_scene_combination,
 )
 from domain.plan import Category
 
@@ -77,10 +73,7 @@ def normalise(buckets: Buckets) -> Buckets:
     return buckets.with_stand_in(Bucket.MODEL, stand_in, NO_DISH_NOTE)
 
 
-def wrap_combination(angle: str, shot: str, prompt: str) -> str:
-    angle_phrase = framing_phrase(angle, ANGLES, CINEMATIC_ANGLE_FALLBACK)
-    shot_phrase = framing_phrase(shot, SHOTS, CINEMATIC_SHOT_FALLBACK)
-    return f"{angle_phrase}, {shot_phrase}. {as_sentence(prompt)} {UNIFIED_SCENE_CLOSING}"
+wrap_combination = unified_scene_combination(ANGLES, SHOTS)
 
 
 _ROLES: dict[Bucket, RoleWording] = {

@@ -5,23 +5,19 @@ from __future__ import annotations
 from domain.generation.buckets import Bucket, Buckets, TypeTable
 from domain.generation.categories.strategy import CategoryStrategy
 from domain.generation.prompt_blocks import (
-    CINEMATIC_ANGLE_FALLBACK,
     CINEMATIC_ANGLES,
-    CINEMATIC_SHOT_FALLBACK,
     CINEMATIC_SHOTS,
     NO_LAYOUTS,
     ONE_FRAME,
-    UNIFIED_SCENE_CLOSING,
     PromptInput,
     RoleWording,
     Scene,
     Supplied,
-    as_sentence,
     bullets,
-    framing_phrase,
     join_blocks,
     role_lines,
     styling_block,
+    unified_scene_combination,
 )
 from domain.plan import Category
 
@@ -70,10 +66,7 @@ def product_guard(supplied: Supplied) -> str | None:
     return f"{no_people} Show only the referenced items; add nothing that is not in them."
 
 
-def wrap_combination(angle: str, shot: str, prompt: str) -> str:
-    angle_phrase = framing_phrase(angle, CINEMATIC_ANGLES, CINEMATIC_ANGLE_FALLBACK)
-    shot_phrase = framing_phrase(shot, CINEMATIC_SHOTS, CINEMATIC_SHOT_FALLBACK)
-    return f"{angle_phrase}, {shot_phrase}. {as_sentence(prompt)} {UNIFIED_SCENE_CLOSING}"
+wrap_combination = unified_scene_combination(CINEMATIC_ANGLES, CINEMATIC_SHOTS)
 
 
 _ROLES: dict[Bucket, RoleWording] = {
