@@ -17,6 +17,7 @@ import redis.asyncio as redis
 import typer
 from rich.console import Console
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
 from bridge.job_starter import start_job_workflow
@@ -24,7 +25,6 @@ from bridge.queue_bridge import QueueBridge, retry_while_unreachable
 from clients.cancel_flags import CancelFlags
 from clients.migrations import migrate as apply_migrations
 from clients.postgres import connect as connect_database
-from clients.postgres import create_pool
 from domain.outcome import JobStatus
 from quel.cancel_job import CancelResult, cancel_job
 from quel.demo import push_like_the_producer, seed_demo_job
@@ -99,6 +99,12 @@ def _bridge(settings: Settings, resources: Resources, client: Client) -> QueueBr
     )
 
 
+async def _bridging(bridge: QueueBridge, runtime: Runtime | None, stop: asyncio.Event) -> None:
+    """The bridge until `stop`; with metrics on, its counters exported as gauges meanwhile."""
+    exporting = [export_bridge_counters(bridge.counter_fields, runtime.metric_meter, stop)] if runtime else []
+    await asyncio.gather(bridge.run(stop), *exporting)
+
+
 @app.command()
 def migrate(
     legacy_schema: Annotated[
@@ -140,12 +146,7 @@ def dev(
                 console.print(f"Metrics:         http://localhost:{local.metrics_port}/metrics")
             bridge = _bridge(local, resources, stack.client)
             async with running_workers(stack.client, local, resources):
-                exporting = (
-                    [export_bridge_counters(bridge.counter_fields, stack.runtime.metric_meter, stop)]
-                    if stack.runtime
-                    else []
-                )
-                background = asyncio.gather(bridge.run(stop), *exporting)
+                background = asyncio.create_task(_bridging(bridge, stack.runtime, stop))
                 if demo:
                     await _demo(stack.client, local, resources, stack.ui_url)
                     if exit_after_demo:
@@ -161,12 +162,8 @@ def dev(
 async def _demo(client: Client, settings: Settings, resources: Resources, ui_url: str) -> None:
     storage = open_storage(settings)
     try:
-        pool = await create_pool(require_url(settings.database_url, "DATABASE_URL"), max_size=1)
-        try:
-            async with pool.acquire() as connection:
-                job = await seed_demo_job(connection, storage)
-        finally:
-            await pool.close()
+        async with resources.pool.acquire() as connection:
+            job = await seed_demo_job(connection, storage)
     finally:
         await storage.close()
     await push_like_the_producer(resources.redis, settings.redis_queue, job.job_id)
@@ -236,10 +233,7 @@ def bridge_command() -> None:
         async with open_resources(settings) as resources:
             queue_bridge = _bridge(settings, resources, client)
             console.print(f"bridge {queue_bridge.bridge_id} reading '{settings.redis_queue}'")
-            exporting = (
-                [export_bridge_counters(queue_bridge.counter_fields, runtime.metric_meter, stop)] if runtime else []
-            )
-            await asyncio.gather(queue_bridge.run(stop), *exporting)
+            await _bridging(queue_bridge, runtime, stop)
 
     _run(main, settings)
 
