@@ -110,7 +110,7 @@ class QueueBridge:
     async def run(self, stop: asyncio.Event) -> None:
         """Bridges until `stop` is set: the starts in flight then finish, every other id stays
         in Redis (the ones taken but not started go back to the queue)."""
-        if await self._with_backoff(self._start_up, stop) is None:
+        if await retry_while_unreachable(self._start_up, stop) is None:
             return
         log.info(
             "bridge running",
@@ -128,7 +128,7 @@ class QueueBridge:
                 self._handled.put_nowait(None)
                 await settler
             # One try (stop is set): whatever is not returned is re-driven at the next start.
-            await self._with_backoff(self._return_not_started, stop)
+            await retry_while_unreachable(self._return_not_started, stop)
         finally:
             log.info("bridge stopped", extra={"bridge": self.bridge_id, **self.counter_fields()})
             with contextlib.suppress(*_UNREACHABLE):  # the key expires on its own anyway
@@ -156,11 +156,11 @@ class QueueBridge:
                 self._refill_wanted.clear()
                 await _first_of(self._refill_wanted, stop)
                 continue
-            batch = await self._with_backoff(functools.partial(self._take, room), stop)
+            batch = await retry_while_unreachable(functools.partial(self._take, room), stop)
             if not batch:
                 continue
             self._holding.update(batch)
-            decided = await self._with_backoff(functools.partial(self._decide, batch), stop)
+            decided = await retry_while_unreachable(functools.partial(self._decide, batch), stop)
             if decided is None:
                 return  # stopping with the database down: the batch is re-driven next start
             for raw, decision in zip(batch, decided, strict=True):
@@ -196,7 +196,7 @@ class QueueBridge:
                 self._not_started.append(taken.raw)
                 continue
             start = functools.partial(start_job_workflow, self._temporal, taken.job_id, task_queue=self._task_queue)
-            result = await self._with_backoff(start, stop)
+            result = await retry_while_unreachable(start, stop)
             if result is not None:  # None: stopping while Temporal is down; re-driven next start
                 self.counters[result.value] += 1
                 self._handled.put_nowait((taken.raw, result))
@@ -217,7 +217,7 @@ class QueueBridge:
             finished = item is None
             if not batch:
                 continue
-            dead_letters = await self._with_backoff(functools.partial(self._settle, batch), stop)
+            dead_letters = await retry_while_unreachable(functools.partial(self._settle, batch), stop)
             if dead_letters is None:
                 return  # stopping with Redis down: these ids are re-driven next start
             self._report(batch, dead_letters)
@@ -280,9 +280,6 @@ class QueueBridge:
                     self.counters["redriven"] += 1
                     log.warning("re-drove an id this bridge did not hold", extra={"job_id": _text(raw)})
         self._strays = strays
-
-    async def _with_backoff(self, call: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T | None:
-        return await retry_while_unreachable(call, stop)
 
 
 async def retry_while_unreachable(call: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T | None:
