@@ -47,7 +47,7 @@ from bench.common import (
 from clients.postgres import connect
 from quel.resources import open_storage
 from quel.settings import Settings
-from tests.fakes.gemini_server import Behaviour, FakeGemini, RecordedCall
+from tests.fakes.gemini_server import FakeGemini
 from tests.support.seed import fixture, insert_row, seed_job
 
 IMAGES = 50
@@ -60,14 +60,6 @@ TARGET = 1.10
 MIB = 1024 * 1024
 FIRST_ATTACH_ID = 900_001
 """Attach ids of the benchmark's inputs, far from the fixtures' and the outputs' sequence."""
-
-
-class ForgetfulGemini(FakeGemini):
-    """The fake without the request bodies it records: 500 requests of ~15 MB each would fill
-    this process's memory, and no check here reads them."""
-
-    def _begin(self, call: RecordedCall) -> tuple[Behaviour, float]:
-        return super()._begin(RecordedCall(call.api_version, call.model, call.api_key, body={}))
 
 
 def noisy_png(size: int, seed: int) -> bytes:
@@ -200,7 +192,7 @@ def describe(memory: WorkerMemory) -> list[str]:
 
 async def run(folder: Path, *, jobs: int = 10) -> BenchResult:
     result = BenchResult("memory")
-    with ForgetfulGemini(latency=LATENCY) as fake:
+    with FakeGemini(latency=LATENCY, keep_bodies=False) as fake:
         async with local_stack(folder) as stack:
             await seed_everything(bench_settings(stack))
             seeding = LargeInputJobs(bench_settings(stack))

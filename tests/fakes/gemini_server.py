@@ -19,7 +19,7 @@ import json
 import re
 import threading
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -168,8 +168,11 @@ def tiny_png(colour: tuple[int, int, int] = (40, 160, 90)) -> bytes:
 class FakeGemini:
     """Thread-safe: tests steer it from the event loop while handler threads answer."""
 
-    def __init__(self, *, default: Behaviour | None = None, latency: float = 0.0) -> None:
+    def __init__(self, *, default: Behaviour | None = None, latency: float = 0.0, keep_bodies: bool = True) -> None:
+        """`keep_bodies=False` records each call without its request body: long runs with large
+        reference images would otherwise fill memory with bodies nobody reads."""
         self.image = tiny_png()
+        self._keep_bodies = keep_bodies
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._released = threading.Event()
@@ -282,7 +285,7 @@ class FakeGemini:
 
     def _begin(self, call: RecordedCall) -> tuple[Behaviour, float]:
         with self._lock:
-            self._calls.append(call)
+            self._calls.append(call if self._keep_bodies else replace(call, body={}))
             self._in_flight += 1
             self._max_in_flight = max(self._max_in_flight, self._in_flight)
             behaviour = next(

@@ -413,3 +413,16 @@ def test_rejection_without_status_name_uses_the_http_code() -> None:
 
     assert isinstance(error, ImageRejected)
     assert error.reason == "HTTP_409"
+
+
+@pytest.mark.asyncio
+async def test_a_fake_that_forgets_bodies_still_steers_by_prompt() -> None:
+    with FakeGemini(keep_bodies=False) as forgetful:
+        forgetful.when_prompt_contains("rainy street", safety())
+        instance = GeminiGenerator(api_key=API_KEY, model=MODEL, base_url=forgetful.base_url, timeout_seconds=5)
+        try:
+            assert isinstance(await _failure(instance), ImageRejected)
+        finally:
+            await instance.close()
+        [call] = forgetful.calls
+    assert call.body == {} and call.model == MODEL
