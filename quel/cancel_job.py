@@ -10,6 +10,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from clients.cancel_flags import CancelFlags
+from quel.status import describe_workflow
 
 
 class CancelResult(StrEnum):
@@ -30,13 +31,10 @@ class CancelOutcome:
 async def cancel_job(client: Client, flags: CancelFlags, job_id: str) -> CancelOutcome:
     # The flag comes first, as in the legacy endpoint: it also reaches a job whose workflow has not started yet.
     await flags.set(job_id)
+    description = await describe_workflow(client, job_id)
+    if description is None:
+        return CancelOutcome(CancelResult.NOT_STARTED)
     handle = client.get_workflow_handle(job_id)
-    try:
-        description = await handle.describe()
-    except RPCError as error:
-        if error.status is RPCStatusCode.NOT_FOUND:
-            return CancelOutcome(CancelResult.NOT_STARTED)
-        raise
     if description.status is not WorkflowExecutionStatus.RUNNING:
         return CancelOutcome(CancelResult.ALREADY_CLOSED, _name(description.status))
     try:
