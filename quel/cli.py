@@ -108,7 +108,7 @@ async def _bridging(bridge: QueueBridge, runtime: Runtime | None, stop: asyncio.
 @app.command()
 def migrate(
     legacy_schema: Annotated[
-        bool, typer.Option("--legacy-schema", help="Also create the legacy quel_* tables (dev/test databases only).")
+        bool, typer.Option("--legacy-schema", help="Also create the legacy quel_* tables if none exists (dev/test).")
     ] = False,
 ) -> None:
     """Apply the port's additive migrations to DATABASE_URL (idempotent)."""

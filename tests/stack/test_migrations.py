@@ -9,20 +9,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from clients.migrations import migrate
+from clients.migrations import LEGACY_TABLES, migrate
 from clients.postgres import connect, with_database
 from tests.support.seed import seed_accounts, seed_job
-
-LEGACY_TABLES = (
-    "quel_member",
-    "quel_attach",
-    "quel_organization",
-    "quel_organization_member",
-    "quel_production_photo",
-    "quel_production_jobs",
-    "quel_credits",
-    "quel_production_attach",
-)
 
 
 @pytest.fixture
@@ -52,6 +41,27 @@ async def _schema_objects(connection: asyncpg.Connection) -> list[tuple[Any, ...
            ORDER BY 1, 2"""
     )
     return [tuple(row) for row in rows]
+
+
+async def _functions(connection: asyncpg.Connection) -> list[tuple[Any, ...]]:
+    """Definitions, and the catalog rows' oid and xmin: a function dropped and created again,
+    or replaced by an identical one, shows as changed."""
+    rows = await connection.fetch(
+        """SELECT proname, pg_get_functiondef(oid), oid, xmin::text FROM pg_proc
+           WHERE pronamespace = 'public'::regnamespace
+           UNION ALL SELECT tgname, tgrelid::regclass::text, oid, xmin::text FROM pg_trigger WHERE NOT tgisinternal
+           ORDER BY 1"""
+    )
+    return [tuple(row) for row in rows]
+
+
+async def _snapshot(connection: asyncpg.Connection) -> tuple[Any, ...]:
+    return (
+        await _columns(connection),
+        await _schema_objects(connection),
+        await _functions(connection),
+        await _legacy_rows(connection),
+    )
 
 
 async def _legacy_rows(connection: asyncpg.Connection) -> dict[str, list[str]]:
@@ -92,12 +102,34 @@ async def test_running_migrations_twice_changes_nothing(empty_database: str) -> 
     connection = await connect(empty_database)
     try:
         first = await migrate(connection, legacy_schema=True)
-        columns, objects = await _columns(connection), await _schema_objects(connection)
+        before = await _snapshot(connection)
         second = await migrate(connection, legacy_schema=True)
         assert first == ["0001_outputs_and_charges"]
         assert second == []
-        assert await _columns(connection) == columns
-        assert await _schema_objects(connection) == objects
+        assert await _snapshot(connection) == before
+    finally:
+        await connection.close()
+
+
+async def test_legacy_schema_leaves_an_existing_legacy_database_untouched(empty_database: str) -> None:
+    """The real database lacks indexes the file creates and has its own trigger function: a
+    `--legacy-schema` pointed at it by mistake must not add or replace anything."""
+    connection = await connect(empty_database)
+    try:
+        await migrate(connection, legacy_schema=True)
+        await connection.execute(
+            """DROP INDEX quel_credits_created_idx, quel_credits_user_idx;
+               CREATE OR REPLACE FUNCTION update_updated_at_column() RETURNS trigger LANGUAGE plpgsql AS $$
+               BEGIN NEW.updated_at = timezone('utc', now()); RETURN NEW; END $$"""
+        )
+        await seed_accounts(connection)
+        await seed_job(connection, "single_batch.fashion")
+        before = await _snapshot(connection)
+
+        assert await migrate(connection, legacy_schema=True) == []
+        assert await migrate(connection, legacy_schema=True) == []
+
+        assert await _snapshot(connection) == before
     finally:
         await connection.close()
 
