@@ -19,6 +19,7 @@ COPY activities activities
 COPY bridge bridge
 COPY clients clients
 COPY domain domain
+COPY operations operations
 COPY quel quel
 COPY workflows workflows
 # Installed as a wheel, so the runtime image needs no source tree.

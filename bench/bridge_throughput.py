@@ -34,10 +34,10 @@ import redis.asyncio as redis
 from temporalio.client import Client
 
 from bench.common import local_stack
-from bridge.job_starter import StartResult, start_job_workflow
 from bridge.queue_bridge import DEFAULT_CONCURRENCY, QueueBridge
 from clients.job_store import JobStore
 from clients.postgres import create_pool
+from operations.start import StartResult, start_job_workflow
 from quel.logging_setup import configure_logging
 from tests.bridge.job_rows import insert_pending_jobs, new_job_ids
 

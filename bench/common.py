@@ -30,9 +30,9 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from bridge.job_starter import start_job_workflow
 from clients.migrations import migrate
 from clients.postgres import connect, with_database
+from operations.start import start_job_workflow
 from quel.embedded import EmbeddedPostgres, EmbeddedRedis
 from quel.logging_setup import configure_logging
 from quel.settings import GeneratorBackend, Settings, load_settings

@@ -32,8 +32,8 @@ import redis.asyncio as redis
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from bridge.job_starter import StartResult, start_job_workflow
 from bridge.processing_lists import ProcessingLists, Raw
+from operations.start import StartResult, start_job_workflow
 
 log = logging.getLogger("quel.bridge")
 

@@ -20,14 +20,16 @@ from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError, RPCStatusCode
 
-from bridge.job_starter import start_job_workflow
 from bridge.queue_bridge import QueueBridge, retry_while_unreachable
 from clients.cancel_flags import CancelFlags
 from clients.migrations import migrate as apply_migrations
 from clients.postgres import connect as connect_database
 from domain.outcome import JobStatus
-from quel.cancel_job import CancelResult, cancel_job
-from quel.demo import push_like_the_producer, seed_demo_job
+from operations.cancel import CancelResult, cancel_job
+from operations.enqueue import push_like_the_producer
+from operations.start import start_job_workflow
+from operations.status import job_status
+from quel.demo import seed_demo_job
 from quel.dev_stack import dev_stack
 from quel.follow import follow_job, wait_for_workflow
 from quel.history import export_history, replay_files
@@ -36,7 +38,7 @@ from quel.logging_setup import configure_logging
 from quel.metrics import export_bridge_counters, metrics_runtime
 from quel.resources import MissingSetting, Resources, open_resources, open_storage, require_url
 from quel.settings import Settings, SettingsError, StorageBackend, load_settings, redact
-from quel.status import job_status, render_status, watch_job
+from quel.status import render_status, watch_job
 from quel.temporal_client import connect
 from quel.worker import running_workers
 
@@ -254,8 +256,7 @@ def enqueue(
             return
         client_redis = redis.Redis.from_url(require_url(settings.redis_url, "REDIS_URL"))
         try:
-            await push_like_the_producer(client_redis, settings.redis_queue, job_id)
-            length = await client_redis.llen(settings.redis_queue)
+            length = await push_like_the_producer(client_redis, settings.redis_queue, job_id)
         finally:
             await client_redis.aclose()
         console.print(f"{job_id}: pushed on '{settings.redis_queue}' (queue length {length})")

@@ -1,5 +1,5 @@
 """`quel dev --demo`: a member, an organisation, three input pictures (drawn here) and one
-fashion single_batch job, pushed on Redis exactly as the legacy producer does."""
+fashion single_batch job, for `quel dev` to push on Redis exactly as the legacy producer does."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import io
 import uuid
 from dataclasses import dataclass
 
-import redis.asyncio as redis
 from PIL import Image, ImageDraw
 
 from clients.postgres import Connection
@@ -107,7 +106,3 @@ async def seed_demo_job(connection: Connection, storage: ObjectStorage) -> DemoJ
         total * 20,
     )
     return DemoJob(job_id=job_id, production_id=production_id, member_id=member_id, total_images=total)
-
-
-async def push_like_the_producer(client: redis.Redis, queue: str, job_id: str) -> None:
-    await client.lpush(queue, job_id)

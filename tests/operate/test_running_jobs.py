@@ -17,7 +17,7 @@ from temporalio.exceptions import CancelledError
 from temporalio.testing import WorkflowEnvironment
 
 from clients.cancel_flags import CancelFlags, flag_key
-from quel.cancel_job import CancelResult, cancel_job
+from operations.cancel import CancelResult, cancel_job
 from quel.settings import Settings
 from tests.operate.cli import quel_env, run_quel
 from tests.support.harness import Harness, harness

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from quel.status import JobRow, merge_status
+from operations.status import JobRow, merge_status
 from workflows.progress import JobProgress
 
 JOB_ID = "70b20005-f88a-4117-864b-d48c0b4008c0"

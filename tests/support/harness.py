@@ -12,7 +12,7 @@ import asyncpg
 from PIL import Image
 from temporalio.client import Client, WorkflowHandle
 
-from bridge.job_starter import start_job_workflow
+from operations.start import start_job_workflow
 from quel.resources import Resources, open_resources, open_storage
 from quel.settings import Settings
 from quel.worker import running_workers

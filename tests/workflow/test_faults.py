@@ -12,8 +12,8 @@ import pytest
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError, CancelledError
 
-from bridge.job_starter import StartResult, start_job_workflow
 from clients.cancel_flags import CancelFlags
+from operations.start import StartResult, start_job_workflow
 from quel.settings import Settings
 from tests.fakes.gemini_server import FakeGemini, ok, safety, status
 from tests.fakes.storage_server import FakeSupabaseStorage

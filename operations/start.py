@@ -1,5 +1,5 @@
-"""Starting the workflow of a job id: the one call the bridge, `quel enqueue --direct` and the
-tests share. Workflow id = job id, and an id that already ran is never started again (D1)."""
+"""Starting the workflow of a job id: the one call the bridge, `quel enqueue --direct`, the API and
+the tests share. Workflow id = job id, and an id that already ran is never started again (D1)."""
 
 from __future__ import annotations
 

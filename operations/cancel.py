@@ -1,5 +1,5 @@
-"""`quel cancel`: the operator's cancel, with the same effect as the legacy endpoint and `temporal workflow cancel`
-(DECISIONS D8)."""
+"""Cancelling a job (`quel cancel`, `POST /api/jobs/{jobId}/cancel`): the same effect as the legacy endpoint and
+`temporal workflow cancel` (DECISIONS D8)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from clients.cancel_flags import CancelFlags
-from quel.status import describe_workflow
+from operations.status import describe_workflow
 
 
 class CancelResult(StrEnum):
