@@ -3,6 +3,7 @@ and the dev server `quel dev` and the tests start from them (nothing is download
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -15,6 +16,18 @@ from workflows import search_attributes
 
 DEV_SERVER_PORT = 7233
 UI_PORT = 8233
+
+FAIRNESS: dict[str, bool | int] = {
+    "matching.useNewMatcher": True,
+    "matching.enableFairness": True,
+    "matching.numTaskqueueReadPartitions": 1,
+    "matching.numTaskqueueWritePartitions": 1,
+}
+"""Dynamic config of every server the project starts (DECISIONS D13): the image task queue
+dispatches by priority, then in turn between payers (fairness keys), not first come first served.
+Fairness is kept per partition and tasks land on partitions at random, so with the default four a
+small payer's task can sit on a partition the workers seldom poll; one server needs no more than
+one. Compose sets the same in deploy/temporal/dynamicconfig.yaml."""
 
 
 def installed_binary(name: str) -> str:
@@ -35,7 +48,7 @@ async def start_dev_server(
     ui_port: int | None = UI_PORT,
     runtime: Runtime | None = None,
 ) -> WorkflowEnvironment:
-    """A real Temporal dev server with the project's search attributes registered."""
+    """A real Temporal dev server with the project's search attributes registered and fairness on."""
     return await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
         dev_server_existing_path=installed_binary("temporal"),
@@ -45,6 +58,11 @@ async def start_dev_server(
         ui=ui_port is not None,
         ui_port=ui_port,
         runtime=runtime,
+        dev_server_extra_args=[
+            argument
+            for key, value in FAIRNESS.items()
+            for argument in ("--dynamic-config-value", f"{key}={json.dumps(value)}")
+        ],
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from quel.settings import Settings
+from quel.temporal_server import FAIRNESS
 from workflows import search_attributes
 
 yaml = pytest.importorskip("yaml", reason="PyYAML (a dev dependency) parses docker-compose.yml")
@@ -103,3 +104,10 @@ def test_image_is_built_from_the_lock_file_with_quel_as_entry_point() -> None:
     packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"]
     for package in packages["packages"]:
         assert f"COPY {package} {package}" in dockerfile
+
+
+def test_compose_server_dispatches_like_the_dev_server(services: dict[str, Any]) -> None:
+    """Priority, fairness and one partition (D13) on the compose server as on `quel dev`'s."""
+    mount = next(volume for volume in services["temporal"]["volumes"] if "dynamicconfig" in volume)
+    dynamic_config = yaml.safe_load((ROOT / mount.split(":")[0]).read_text())
+    assert {key: dynamic_config[key][0]["value"] for key in FAIRNESS} == FAIRNESS
