@@ -1,69 +1,73 @@
-"""`quel`: the one entry point of every process (dev stack, worker, bridge, tools)."""
+"""`quel`: the one entry point of every process (dev stack, worker, bridge, tools).
+
+`quel --help` must answer at once, so this module imports only typer and light standard modules: each
+command imports the clients, Temporal and the workflow it needs when it runs
+(`tests/unit/test_cli_imports.py` keeps it so).
+"""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import signal
-import socket
+import functools
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import asyncpg
-import redis.asyncio as redis
 import typer
-from rich.console import Console
-from temporalio.client import Client
-from temporalio.runtime import Runtime
-from temporalio.service import RPCError, RPCStatusCode
 
-from bridge.queue_bridge import QueueBridge, retry_while_unreachable
-from clients.cancel_flags import CancelFlags
-from clients.migrations import migrate as apply_migrations
-from clients.postgres import connect as connect_database
 from domain.outcome import JobStatus
-from operations.cancel import CancelResult, cancel_job
-from operations.enqueue import push_like_the_producer
-from operations.start import start_job_workflow
-from operations.status import job_status
-from quel.demo import seed_demo_job
-from quel.dev_stack import dev_stack
-from quel.follow import follow_job, wait_for_workflow
-from quel.history import export_history, replay_files
-from quel.jobs_listing import list_jobs, render_jobs, visibility_query
-from quel.logging_setup import configure_logging
-from quel.metrics import export_bridge_counters, metrics_runtime
-from quel.resources import MissingSetting, Resources, open_resources, open_storage, require_url
-from quel.settings import Settings, SettingsError, StorageBackend, load_settings, redact
-from quel.status import render_status, watch_job
-from quel.temporal_client import connect
-from quel.worker import running_workers
 
-UNREACHABLE = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, redis.RedisError, RPCError)
+if TYPE_CHECKING:
+    import asyncio
 
-# Tracebacks with local variables would print connection strings and keys.
+    from rich.console import Console
+    from temporalio.client import Client
+    from temporalio.runtime import Runtime
+
+    from bridge.queue_bridge import QueueBridge
+    from quel.resources import Resources
+    from quel.settings import Settings
+
+# Tracebacks with local variables would print connection strings and keys. Plain help: rich's panels
+# show `<bool>` after every flag, and loading rich for help is a third of the time `quel --help` takes.
 app = typer.Typer(
-    help="Quel image jobs on Temporal.",
+    help="Quel image jobs on Temporal: the worker, the Redis bridge, the local dev stack and tools to operate jobs.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
     pretty_exceptions_show_locals=False,
 )
-console = Console(stderr=True, soft_wrap=True)
+JOB_ID = typer.Argument(help="The job id (quel_production_jobs.job_id, also the workflow id).", show_default=False)
+
+
+@functools.cache
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True)
 
 
 def _settings(*, readable_logs: bool = False) -> Settings:
     """Every command validates its settings before it connects to anything."""
+    from quel.logging_setup import configure_logging
+    from quel.settings import SettingsError, load_settings
+
     try:
         settings = load_settings()
     except SettingsError as error:
-        console.print(f"[red]{error}[/red]")
+        _console().print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
     log_format = "console" if readable_logs and settings.log_format == "auto" else settings.log_format
     configure_logging(log_format)
     return settings
+
+
+def _unreachable() -> tuple[type[BaseException], ...]:
+    """Errors that mean a dependency cannot be reached (imported only once one was raised)."""
+    import asyncpg
+    import redis
+    from temporalio.service import RPCError
+
+    return (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, redis.RedisError, RPCError)
 
 
 def _run(main: Callable[[asyncio.Event], Awaitable[None]], settings: Settings) -> None:
@@ -71,6 +75,11 @@ def _run(main: Callable[[asyncio.Event], Awaitable[None]], settings: Settings) -
 
     A dependency that cannot be reached ends the command with one plain line, secrets masked.
     """
+    import asyncio
+    import signal
+
+    from quel.resources import MissingSetting
+    from quel.settings import redact
 
     async def runner() -> None:
         stop = asyncio.Event()
@@ -82,14 +91,21 @@ def _run(main: Callable[[asyncio.Event], Awaitable[None]], settings: Settings) -
     try:
         asyncio.run(runner())
     except MissingSetting as error:
-        console.print(f"[red]{error}[/red]")
+        _console().print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
-    except UNREACHABLE as error:
-        console.print(f"[red]cannot reach a dependency: {redact(f'{type(error).__name__}: {error}', settings)}[/red]")
+    except _unreachable() as error:
+        _console().print(
+            f"[red]cannot reach a dependency: {redact(f'{type(error).__name__}: {error}', settings)}[/red]"
+        )
         raise typer.Exit(1) from None
 
 
 def _bridge(settings: Settings, resources: Resources, client: Client) -> QueueBridge:
+    import os
+    import socket
+
+    from bridge.queue_bridge import QueueBridge
+
     return QueueBridge(
         redis_client=resources.redis,
         temporal=client,
@@ -103,6 +119,10 @@ def _bridge(settings: Settings, resources: Resources, client: Client) -> QueueBr
 
 async def _bridging(bridge: QueueBridge, runtime: Runtime | None, stop: asyncio.Event) -> None:
     """The bridge until `stop`; with metrics on, its counters exported as gauges meanwhile."""
+    import asyncio
+
+    from quel.metrics import export_bridge_counters
+
     exporting = [export_bridge_counters(bridge.counter_fields, runtime.metric_meter, stop)] if runtime else []
     await asyncio.gather(bridge.run(stop), *exporting)
 
@@ -110,32 +130,53 @@ async def _bridging(bridge: QueueBridge, runtime: Runtime | None, stop: asyncio.
 @app.command()
 def migrate(
     legacy_schema: Annotated[
-        bool, typer.Option("--legacy-schema", help="Also create the legacy quel_* tables if none exists (dev/test).")
+        bool,
+        typer.Option(
+            "--legacy-schema", help="Also create the legacy quel_* tables if none exists (dev and test only)."
+        ),
     ] = False,
 ) -> None:
-    """Apply the port's additive migrations to DATABASE_URL (idempotent)."""
+    """Add this worker's tables to the database.
+
+    Only adds what is missing to the database at DATABASE_URL, so it is safe to run again.
+    """
     settings = _settings()
 
     async def main(_: asyncio.Event) -> None:
+        from clients.migrations import migrate as apply_migrations
+        from clients.postgres import connect as connect_database
+        from quel.resources import require_url
+
         connection = await connect_database(require_url(settings.database_url, "DATABASE_URL"))
         try:
             applied = await apply_migrations(connection, legacy_schema=legacy_schema)
         finally:
             await connection.close()
-        console.print(f"applied: {', '.join(applied)}" if applied else "database already up to date")
+        _console().print(f"applied: {', '.join(applied)}" if applied else "database already up to date")
 
     _run(main, settings)
 
 
 @app.command()
 def dev(
-    demo: Annotated[bool, typer.Option(help="Seed a demo job, push it on Redis and follow it.")] = False,
+    demo: Annotated[bool, typer.Option(help="Seed a demo job, push it on Redis and follow it to the end.")] = False,
     exit_after_demo: Annotated[bool, typer.Option(help="Stop once the demo job has finished.")] = False,
 ) -> None:
-    """Start everything on this machine: Temporal dev server, PostgreSQL, Redis, worker, bridge."""
+    """Run everything on this machine, for development and demos.
+
+    Starts a Temporal dev server with its UI, PostgreSQL, Redis, a worker and a bridge, and prints their
+    addresses. State is kept under DATA_DIR; Ctrl-C stops everything.
+    """
     settings = _settings(readable_logs=True)
 
     async def main(stop: asyncio.Event) -> None:
+        import asyncio
+
+        from quel.dev_stack import dev_stack
+        from quel.resources import open_resources
+        from quel.worker import running_workers
+
+        console = _console()
         async with dev_stack(settings) as stack, open_resources(stack.settings) as resources:
             local = stack.settings
             console.print(f"Temporal UI:     {stack.ui_url}")
@@ -162,6 +203,12 @@ def dev(
 
 
 async def _demo(client: Client, settings: Settings, resources: Resources, ui_url: str) -> None:
+    from operations.enqueue import push_like_the_producer
+    from quel.demo import seed_demo_job
+    from quel.follow import follow_job, wait_for_workflow
+    from quel.resources import open_storage
+
+    console = _console()
     storage = open_storage(settings)
     try:
         async with resources.pool.acquire() as connection:
@@ -193,12 +240,16 @@ async def _demo(client: Client, settings: Settings, resources: Resources, ui_url
 
 
 def _storage_label(settings: Settings) -> str:
+    from quel.settings import StorageBackend
+
     if settings.storage_backend is StorageBackend.SUPABASE:
         return f"Supabase Storage at {settings.supabase_url}, bucket {settings.storage_bucket}"
     return f"local folder {Path(settings.storage_dir) / settings.storage_bucket} (embedded default, not production)"
 
 
 def _object_location(settings: Settings, path: str) -> str:
+    from quel.settings import StorageBackend
+
     if settings.storage_backend is StorageBackend.SUPABASE:
         return f"{settings.storage_bucket}/{path}"
     return str(Path(settings.storage_dir) / settings.storage_bucket / path)
@@ -206,13 +257,22 @@ def _object_location(settings: Settings, path: str) -> str:
 
 @app.command()
 def worker() -> None:
-    """Run the workflow and activity workers against the configured Temporal, PostgreSQL, Redis."""
+    """Run a production worker.
+
+    It runs the jobs: their workflows, database steps and image generation (at most IMAGE_CONCURRENCY
+    images at once).
+    """
     settings = _settings()
 
     async def main(stop: asyncio.Event) -> None:
+        from quel.metrics import metrics_runtime
+        from quel.resources import open_resources
+        from quel.temporal_client import connect
+        from quel.worker import running_workers
+
         client = await connect(settings, runtime=metrics_runtime(settings))
         async with open_resources(settings) as resources, running_workers(client, settings, resources):
-            console.print(
+            _console().print(
                 f"worker polling '{settings.temporal_task_queue}' and '{settings.temporal_image_task_queue}'"
                 f" (image concurrency {settings.image_concurrency})"
             )
@@ -223,10 +283,18 @@ def worker() -> None:
 
 @app.command(name="bridge")
 def bridge_command() -> None:
-    """Move job ids from the Redis list into workflow starts (reliable queue)."""
+    """Run a production bridge.
+
+    It starts a job for each id the producer pushes on the Redis queue (REDIS_QUEUE).
+    """
     settings = _settings()
 
     async def main(stop: asyncio.Event) -> None:
+        from bridge.queue_bridge import retry_while_unreachable
+        from quel.metrics import metrics_runtime
+        from quel.resources import open_resources
+        from quel.temporal_client import connect
+
         runtime = metrics_runtime(settings)
         # Ids wait safely in Redis, so a bridge started before Temporal waits for it instead of exiting.
         client = await retry_while_unreachable(lambda: connect(settings, runtime=runtime), stop)
@@ -234,7 +302,7 @@ def bridge_command() -> None:
             return
         async with open_resources(settings) as resources:
             queue_bridge = _bridge(settings, resources, client)
-            console.print(f"bridge {queue_bridge.bridge_id} reading '{settings.redis_queue}'")
+            _console().print(f"bridge {queue_bridge.bridge_id} reading '{settings.redis_queue}'")
             await _bridging(queue_bridge, runtime, stop)
 
     _run(main, settings)
@@ -242,51 +310,79 @@ def bridge_command() -> None:
 
 @app.command()
 def enqueue(
-    job_id: str,
-    direct: Annotated[bool, typer.Option(help="Start the workflow directly instead of pushing on Redis.")] = False,
+    job_id: Annotated[str, JOB_ID],
+    direct: Annotated[bool, typer.Option(help="Start the job directly instead of pushing on Redis.")] = False,
 ) -> None:
-    """Push a job id like the legacy producer does (LPUSH), or start its workflow directly."""
+    """Queue a job.
+
+    Pushes its id on the Redis queue as the producer does, or with --direct starts it at once.
+    """
     settings = _settings()
 
     async def main(_: asyncio.Event) -> None:
+        from quel.resources import require_url
+
         if direct:
+            from operations.start import start_job_workflow
+            from quel.temporal_client import connect
+
             client = await connect(settings)
             result = await start_job_workflow(client, job_id, task_queue=settings.temporal_task_queue)
-            console.print(f"{job_id}: {result.value}")
+            _console().print(f"{job_id}: {result.value}")
             return
+        import redis.asyncio as redis
+
+        from operations.enqueue import push_like_the_producer
+
         client_redis = redis.Redis.from_url(require_url(settings.redis_url, "REDIS_URL"))
         try:
             length = await push_like_the_producer(client_redis, settings.redis_queue, job_id)
         finally:
             await client_redis.aclose()
-        console.print(f"{job_id}: pushed on '{settings.redis_queue}' (queue length {length})")
+        _console().print(f"{job_id}: pushed on '{settings.redis_queue}' (queue length {length})")
 
     _run(main, settings)
 
 
 @app.command(name="status")
 def status_command(
-    job_id: str,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (DECISIONS D9).")] = False,
-    watch: Annotated[bool, typer.Option("--watch", help="Follow the job live until its workflow ends.")] = False,
+    job_id: Annotated[str, JOB_ID],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object, for scripts.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Follow the job live until it ends.")] = False,
     query_timeout: Annotated[
-        float, typer.Option(min=0.1, help="Seconds to wait for the workflow to answer its progress query.")
+        float, typer.Option(min=0.1, help="Seconds to wait for the running job to report its progress.")
     ] = 5.0,
 ) -> None:
-    """Show a job: its quel_production_jobs row merged with its workflow's live progress."""
+    """Show a job's status and progress.
+
+    Reads its database row and, while it runs, its live progress.
+    """
     settings = _settings()
 
     async def main(stop: asyncio.Event) -> None:
+        import json
+        from datetime import timedelta
+
+        from rich.console import Console
+
+        from clients.postgres import connect as connect_database
+        from operations.status import job_status
+        from quel.resources import require_url
+        from quel.status import render_status, watch_job
+        from quel.temporal_client import connect
+
         client = await connect(settings)
         connection = await connect_database(require_url(settings.database_url, "DATABASE_URL"))
         try:
             if watch:
-                await watch_job(client, job_id, console, stop)
+                await watch_job(client, job_id, _console(), stop)
             view = await job_status(client, connection, job_id, query_timeout=timedelta(seconds=query_timeout))
         finally:
             await connection.close()
         if view is None:
-            console.print(f"no job {job_id}: no row in quel_production_jobs and no workflow", style="red", markup=False)
+            _console().print(
+                f"no job {job_id}: no row in quel_production_jobs and no workflow", style="red", markup=False
+            )
             raise typer.Exit(1)
         if as_json:
             typer.echo(json.dumps(view.to_json()))
@@ -298,13 +394,18 @@ def status_command(
 
 @app.command(name="jobs")
 def jobs_command(
-    status: Annotated[JobStatus | None, typer.Option(help="Only jobs whose JobStatus is this.")] = None,
-    job_type: Annotated[str | None, typer.Option("--type", help="Only this job_type, e.g. single_batch.")] = None,
-    org: Annotated[str | None, typer.Option(help="Only jobs of this organisation (OrgId).")] = None,
+    status: Annotated[JobStatus | None, typer.Option(help="Only jobs with this status.")] = None,
+    job_type: Annotated[str | None, typer.Option("--type", help="Only jobs of this type, e.g. single_batch.")] = None,
+    org: Annotated[str | None, typer.Option(help="Only jobs of this organisation id.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many, newest first.")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array, for scripts.")] = False,
 ) -> None:
-    """List recent jobs from Temporal visibility with their search attributes."""
+    """List recent jobs, newest first.
+
+    Shows each job's type, path, status, organisation and member.
+    """
+    from quel.jobs_listing import list_jobs, render_jobs, visibility_query
+
     settings = _settings()
     try:
         query = visibility_query(status=status.value if status else None, job_type=job_type, org_id=org)
@@ -312,6 +413,12 @@ def jobs_command(
         raise typer.BadParameter(str(error)) from None
 
     async def main(_: asyncio.Event) -> None:
+        import json
+
+        from rich.console import Console
+
+        from quel.temporal_client import connect
+
         client = await connect(settings)
         found = await list_jobs(client, query, limit=limit)
         if as_json:
@@ -323,11 +430,23 @@ def jobs_command(
 
 
 @app.command(name="cancel")
-def cancel_command(job_id: str) -> None:
-    """Cancel a job: set the legacy Redis flag and cancel its workflow (D8). Exits 1 if it had already ended."""
+def cancel_command(job_id: Annotated[str, JOB_ID]) -> None:
+    """Cancel a job.
+
+    Images already being made are kept, then the job ends user_cancelled. Exits 1 if the job had already
+    ended.
+    """
     settings = _settings()
 
     async def main(_: asyncio.Event) -> None:
+        import redis.asyncio as redis
+
+        from clients.cancel_flags import CancelFlags
+        from operations.cancel import CancelResult, cancel_job
+        from quel.resources import require_url
+        from quel.temporal_client import connect
+
+        console = _console()
         client = await connect(settings)
         redis_client = redis.Redis.from_url(require_url(settings.redis_url, "REDIS_URL"))
         try:
@@ -345,25 +464,36 @@ def cancel_command(job_id: str) -> None:
     _run(main, settings)
 
 
-history_app = typer.Typer(help="Workflow histories: export them for replay checks.", no_args_is_help=True)
+history_app = typer.Typer(help="Job histories, to check later code changes against.", no_args_is_help=True)
 app.add_typer(history_app, name="history")
 
 
 @history_app.command(name="export")
-def history_export(job_id: str, file: Path) -> None:
-    """Write the workflow history of a job as JSON (replayable with `quel replay`)."""
+def history_export(
+    job_id: Annotated[str, JOB_ID],
+    file: Annotated[Path, typer.Argument(help="Where to write the history (JSON).", show_default=False)],
+) -> None:
+    """Write a job's history to a file.
+
+    The JSON file can be checked later with `quel replay`.
+    """
     settings = _settings()
 
     async def main(_: asyncio.Event) -> None:
+        from temporalio.service import RPCError, RPCStatusCode
+
+        from quel.history import export_history
+        from quel.temporal_client import connect
+
         client = await connect(settings)
         try:
             events = await export_history(client, job_id, file)
         except RPCError as error:
             if error.status is not RPCStatusCode.NOT_FOUND:
                 raise
-            console.print(f"no workflow for job {job_id}", style="red", markup=False)
+            _console().print(f"no workflow for job {job_id}", style="red", markup=False)
             raise typer.Exit(1) from None
-        console.print(f"{job_id}: {events} events written to {file}")
+        _console().print(f"{job_id}: {events} events written to {file}")
 
     _run(main, settings)
 
@@ -372,10 +502,16 @@ def history_export(job_id: str, file: Path) -> None:
 def replay(
     files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="Exported history files.")],
 ) -> None:
-    """Replay exported histories against the current workflow code; exits 1 if any no longer replays."""
+    """Check that exported histories still replay.
+
+    Replays each file on the current code; exits 1 and names each one that no longer replays.
+    """
     settings = _settings()
 
     async def main(_: asyncio.Event) -> None:
+        from quel.history import replay_files
+
+        console = _console()
         outcomes = await replay_files(files)
         for outcome in outcomes:
             if outcome.error is None:
