@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import io
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageColor
 
 from domain.errors import ImageRejected, InvalidJobInput
 from domain.generation import images
 from domain.generation.images import (
     GIF,
+    GRID_MAX_SIDE,
     JPEG,
     PNG,
     TRANSPARENT_PIXEL_PNG,
@@ -133,9 +139,9 @@ def test_the_same_group_is_merged_once_per_aspect_ratio(monkeypatch: pytest.Monk
     decoded: list[int] = []
     real_decode = images._decode
 
-    def counting_decode(data: bytes) -> Image.Image | None:
+    def counting_decode(data: bytes, **options: Any) -> Image.Image | None:
         decoded.append(len(data))
-        return real_decode(data)
+        return real_decode(data, **options)
 
     monkeypatch.setattr(images, "_decode", counting_decode)
     group = [encode("PNG", (10, 10)), encode("JPEG", (12, 12))]
@@ -144,6 +150,107 @@ def test_the_same_group_is_merged_once_per_aspect_ratio(monkeypatch: pytest.Monk
     assert len(decoded) == 2, "the second image of the stage reuses the grid"
     assert opened(merge_bucket(group, "9:16")[0]).size == (768, 1344)
     assert len(decoded) == 4
+
+
+def phone_photo(colours: tuple[str, str] = ("red", "blue"), *, orientation: int | None = None) -> bytes:
+    """A 12-megapixel JPEG (3000x4000), its top half one colour and its bottom half the other."""
+    photo = Image.new("RGB", (3000, 4000), colours[1])
+    photo.paste(colours[0], (0, 0, 3000, 2000))
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    out = io.BytesIO()
+    photo.save(out, format="JPEG", quality=80, exif=exif)
+    return out.getvalue()
+
+
+def nearest_colour(pixel: Any) -> str:
+    names = ["red", "green", "blue", "black", "white"]
+    return min(names, key=lambda name: sum((a - b) ** 2 for a, b in zip(ImageColor.getrgb(name), pixel, strict=True)))
+
+
+@pytest.fixture(scope="module")
+def four_photos() -> list[bytes]:
+    return [phone_photo((top, "white")) for top in ("red", "green", "blue", "black")]
+
+
+@pytest.mark.parametrize("ratio", ["1:1", "16:9", "9:16", "4:3", "3:4", "3:2"])
+def test_grid_of_four_phone_photos_is_capped_for_every_ratio(four_photos: list[bytes], ratio: str) -> None:
+    images.forget_merged_grids()
+    data, mime = merge_bucket(four_photos, ratio)
+    assert mime == PNG
+    assert max(opened(data).size) <= GRID_MAX_SIDE
+
+
+def test_square_grid_keeps_its_shape_under_the_cap(four_photos: list[bytes]) -> None:
+    images.forget_merged_grids()
+    grid = opened(merge_bucket(four_photos, "1:1")[0]).convert("RGB")
+    assert grid.size == (1536, 2048), "a 6000x8000 grid scaled by 2048/8000"
+    # Each photo fills its cell: red over white, then green, blue, black, row by row.
+    tops = [(384, 256), (1152, 256), (384, 1280), (1152, 1280)]
+    assert [nearest_colour(grid.getpixel(point)) for point in tops] == ["red", "green", "blue", "black"]
+    assert nearest_colour(grid.getpixel((384, 900))) == "white"
+
+
+def test_grid_png_is_fast_compressed() -> None:
+    data, _ = merge_bucket([encode("PNG", (40, 40)), encode("PNG", (40, 40))], "1:1")
+    stream = data.index(b"IDAT") + 4
+    # The FLEVEL bits of the zlib header: 0 is what levels 0 and 1 write, 2 Pillow's default of 6.
+    assert data[stream + 1] >> 6 == 0
+
+
+def test_rotated_phone_photos_are_laid_upright_in_a_capped_grid() -> None:
+    images.forget_merged_grids()
+    # Orientation 6: shown turned 90 degrees clockwise, so 4000x3000 with the red half on the right.
+    turned = phone_photo(orientation=6)
+    grid = opened(merge_bucket([turned, turned], "1:1")[0]).convert("RGB")
+    assert grid.size == (2048, 768)
+    assert nearest_colour(grid.getpixel((100, 384))) == "blue", "left of the first cell"
+    assert nearest_colour(grid.getpixel((900, 384))) == "red", "right of the first cell"
+
+
+def until(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+def _waiting_for_a_result(thread: threading.Thread) -> bool:
+    frame = sys._current_frames().get(thread.ident or 0)
+    while frame is not None:
+        if frame.f_code.co_name == "result" and "concurrent" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def test_a_grid_asked_for_while_it_is_built_is_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    images.forget_merged_grids()
+    decoded: list[int] = []
+    first_decode_may_finish = threading.Event()
+    real_decode = images._decode
+
+    def held_decode(data: bytes, **options: Any) -> Image.Image | None:
+        decoded.append(len(data))
+        if len(decoded) == 1:
+            assert first_decode_may_finish.wait(10)
+        return real_decode(data, **options)
+
+    monkeypatch.setattr(images, "_decode", held_decode)
+    group = [encode("PNG", (10, 10)), encode("JPEG", (12, 12))]
+    results: list[tuple[bytes, str]] = []
+    threads = [threading.Thread(target=lambda: results.append(merge_bucket(group, "1:1"))) for _ in range(2)]
+    threads[0].start()
+    until(lambda: bool(decoded))
+    threads[1].start()
+    # The second caller either waits for the first one's grid, or (without single flight) decodes.
+    until(lambda: _waiting_for_a_result(threads[1]) or len(decoded) > 1)
+    first_decode_may_finish.set()
+    for thread in threads:
+        thread.join(10)
+    assert len(results) == 2 and results[0] == results[1]
+    assert len(decoded) == 2, "one decode per image of the group, for both callers"
 
 
 def test_png_with_alpha_converts_to_webp_keeping_size_and_alpha() -> None:

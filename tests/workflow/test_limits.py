@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from PIL import Image
 from temporalio.client import Client
 
+from domain.generation.images import GRID_MAX_SIDE
 from quel.settings import Settings
 from tests.fakes.gemini_server import FakeGemini
+from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.support.harness import harness
-from tests.support.seed import fixture, seed_job
+from tests.support.seed import fixture, input_paths, seed_job
 
 MAX_PAYLOAD_EVENT_BYTES = 16 * 1024
 MAX_HISTORY_BYTES = 1024 * 1024
@@ -58,3 +63,35 @@ async def test_generator_calls_in_flight_never_exceed_the_limit_and_reach_it(
         result = await (await h.start(job_id)).result()
         assert result.completed_images == 10
     assert fake_gemini.max_in_flight == concurrency
+
+
+def phone_photo(colour: tuple[int, int, int]) -> bytes:
+    """12 megapixels, as a phone takes them."""
+    out = io.BytesIO()
+    Image.new("RGB", (3000, 4000), colour).save(out, format="JPEG", quality=85)
+    return out.getvalue()
+
+
+async def test_square_stage_of_four_phone_photos_sends_gemini_a_capped_grid(
+    client: Client, remote_settings: Settings, fake_gemini: FakeGemini, fake_storage: FakeSupabaseStorage
+) -> None:
+    clothing = {51002: "top", 51003: "pants", 51004: "shoes", 51005: "outer"}
+    data = fixture("jobs/single_batch.fashion.json")["job_input_data"]
+    square = {
+        **data,
+        "individualImageAttachIds": [{"attachId": attach_id, "type": kind} for attach_id, kind in clothing.items()],
+        "combinations": [{"angle": "front", "shot": "full", "quantity": 1}],
+        "aspectRatio": "1:1",
+        "aspect-ratio": "1:1",
+    }
+    async with harness(client, remote_settings) as h:
+        for number, attach_id in enumerate(clothing):
+            fake_storage.put_object("attachments", input_paths()[attach_id], phone_photo((60 * number, 90, 160)))
+        async with h.db.acquire() as connection:
+            job_id = await seed_job(connection, "single_batch.fashion", job_input_data=square, total_images=1)
+        assert (await (await h.start(job_id)).result()).completed_images == 1
+    [call] = fake_gemini.calls
+    # The other image parts are single photos standing in for the model and the background.
+    [grid] = [part for part in call.parts if part.mime == "image/png"]
+    assert grid.data is not None
+    assert Image.open(io.BytesIO(grid.data)).size == (1536, GRID_MAX_SIDE)
