@@ -28,7 +28,7 @@ from domain.credits import (
 )
 from domain.errors import InvalidJobInput, NoPayer
 from domain.job_ids import is_job_id
-from domain.job_input import JobRow
+from domain.job_input import JobRow, is_modify
 from domain.outcome import JobStatus, Outcome
 from domain.output_keys import OutputIdentity
 
@@ -118,10 +118,14 @@ class JobStore:
         )
         return None if record is None else _row_to_job(record)
 
-    async def exists(self, job_id: str) -> bool:
-        return bool(
-            await self._pool.fetchval("SELECT 1 FROM quel_production_jobs WHERE job_id = $1", _job_uuid(job_id))
+    async def interactive(self, job_id: str) -> bool | None:
+        """Whether a person waits for the job (modify / in-paint, D13); None when it has no row.
+        Reads two values, not the row: an in-paint job's input holds its mask inline."""
+        record = await self._pool.fetchrow(
+            "SELECT job_type, job_input_data ? 'maskDataUrl' AS has_mask FROM quel_production_jobs WHERE job_id = $1",
+            _job_uuid(job_id),
         )
+        return None if record is None else is_modify(record["job_type"], has_mask=bool(record["has_mask"]))
 
     async def find_payer(self, row: JobRow, user_id: str | None) -> Payer:
         member_id = row.quel_member_id or user_id

@@ -109,7 +109,8 @@ def _bridge(settings: Settings, resources: Resources, client: Client) -> QueueBr
     return QueueBridge(
         redis_client=resources.redis,
         temporal=client,
-        job_exists=resources.store.exists,
+        job_interactive=resources.store.interactive,
+        priorities=settings.priorities,
         queue=settings.redis_queue,
         task_queue=settings.temporal_task_queue,
         bridge_id=settings.bridge_id or f"{socket.gethostname()}-{os.getpid()}",

@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.priority import JobPriorities
+
 
 class StorageBackend(StrEnum):
     LOCAL = "local"
@@ -63,6 +65,11 @@ class Settings(BaseSettings):
     image_generator: GeneratorBackend | None = None
     """Unset: `gemini` when GEMINI_API_KEY is set, else `offline`."""
 
+    priority_interactive: int = Field(1, ge=1, le=5)
+    """Temporal priority key of modify / in-paint jobs (D13): 1 is served first, 5 last."""
+    priority_batch: int = Field(3, ge=1, le=5)
+    """Temporal priority key of generation jobs."""
+
     image_per_price: int = Field(20, ge=0)
     metrics_port: int | None = Field(None, ge=1, le=65535)
     data_dir: Path = Path(".quel")
@@ -94,6 +101,10 @@ class Settings(BaseSettings):
         if self.storage_backend is StorageBackend.SUPABASE and not (self.supabase_url and self.supabase_service_key):
             raise ValueError("STORAGE_BACKEND=supabase needs SUPABASE_URL and SUPABASE_SERVICE_KEY")
         return self
+
+    @property
+    def priorities(self) -> JobPriorities:
+        return JobPriorities(interactive=self.priority_interactive, batch=self.priority_batch)
 
     @property
     def generator(self) -> GeneratorBackend:

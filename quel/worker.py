@@ -46,6 +46,7 @@ async def running_workers(client: Client, settings: Settings, resources: Resourc
             price=settings.image_per_price,
             image_task_queue=settings.temporal_image_task_queue,
             storage_host=urlsplit(settings.supabase_url).hostname if settings.supabase_url else None,
+            priorities=settings.priorities,
         )
         images = ImageActivities(storage, generator, resources.cancel_flags, concurrency=settings.image_concurrency)
         main = Worker(

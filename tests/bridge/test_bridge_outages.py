@@ -67,7 +67,8 @@ async def test_bridge_rides_out_a_redis_restart(
     bridge = QueueBridge(
         redis_client=connection,
         temporal=client,
-        job_exists=resources.store.exists,
+        job_interactive=resources.store.interactive,
+        priorities=settings.priorities,
         queue="jobs:queue",
         task_queue=settings.temporal_task_queue,
         bridge_id="through-a-redis-restart",
