@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     gemini_model: str = Field("gemini-2.5-flash-image", min_length=1)
     gemini_base_url: str | None = None
     gemini_timeout_seconds: float = Field(120.0, gt=0)
+    gemini_max_calls_per_second: float | None = Field(None, gt=0)
+    """The Gemini project's quota (D13): the image task queue's rate limit, kept by the Temporal
+    server for every worker together. None: no limit beyond IMAGE_CONCURRENCY per worker."""
     offline_latency_seconds: float = Field(0.0, ge=0)
     """Offline generator only: pretend each picture takes this long (demos, benchmarks)."""
     image_generator: GeneratorBackend | None = None
@@ -80,7 +83,9 @@ class Settings(BaseSettings):
     """Names this bridge's processing list; default: host name and process id."""
     log_format: str = Field("auto", pattern="^(auto|json|console)$")
 
-    @field_validator("supabase_url", "gemini_base_url", "temporal_tls_server_name", mode="before")
+    @field_validator(
+        "supabase_url", "gemini_base_url", "temporal_tls_server_name", "gemini_max_calls_per_second", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -68,6 +68,7 @@ async def running_workers(client: Client, settings: Settings, resources: Resourc
             task_queue=settings.temporal_image_task_queue,
             activities=[images.generate_image],
             max_concurrent_activities=images.max_activities,
+            max_task_queue_activities_per_second=settings.gemini_max_calls_per_second,
         )
         await stack.enter_async_context(main)
         await stack.enter_async_context(image)

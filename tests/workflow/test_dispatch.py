@@ -6,10 +6,14 @@ from __future__ import annotations
 import asyncio
 
 from temporalio.api.common.v1 import Priority
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, RateLimitSource, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, DescribeTaskQueueResponse
 from temporalio.client import Client, WorkflowHandle
 
+from quel.resources import open_resources
 from quel.settings import Settings
+from quel.worker import running_workers
 from tests.fakes.gemini_server import FakeGemini
 from tests.support.harness import Harness, harness
 from tests.support.seed import MEMBER_ID, ORG_ID, seed_job
@@ -127,3 +131,26 @@ async def test_an_in_paint_job_is_served_before_a_queued_batch_of_the_same_payer
             assert (await handle.result()).status == "completed"
         order = await recorded_order(h, [batch, modify])
     assert order[HELD : HELD + 2] == [modify, modify], order
+
+
+async def image_queue_once_polled(client: Client, settings: Settings) -> DescribeTaskQueueResponse:
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace,
+        task_queue=TaskQueue(name=settings.temporal_image_task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+        report_config=True,
+    )
+    async with asyncio.timeout(30):
+        while not (described := await client.workflow_service.describe_task_queue(request)).pollers:
+            await asyncio.sleep(0.05)
+    return described
+
+
+async def test_gemini_quota_is_the_image_queue_rate_limit_the_server_keeps_for_every_worker(
+    client: Client, settings: Settings
+) -> None:
+    limited = settings.model_copy(update={"gemini_max_calls_per_second": 2.5})
+    async with open_resources(limited) as resources, running_workers(client, limited, resources):
+        described = await image_queue_once_polled(client, limited)
+    assert described.effective_rate_limit.requests_per_second == 2.5
+    assert described.effective_rate_limit.rate_limit_source == RateLimitSource.RATE_LIMIT_SOURCE_WORKER
