@@ -28,7 +28,6 @@ from domain.job_input import build_plan
 from domain.modify_sources import modify_sources, storage_path_from_public_url
 from domain.output_keys import OutputIdentity
 from domain.plan import Category, JobKind
-from domain.priority import JobPriorities
 
 MODIFY_INPUTS_PREFIX = "modify-inputs"
 
@@ -43,7 +42,6 @@ class JobActivities:
         price: int,
         image_task_queue: str,
         storage_host: str | None,
-        priorities: JobPriorities,
     ) -> None:
         self._store = store
         self._storage = storage
@@ -51,7 +49,6 @@ class JobActivities:
         self._price = price
         self._image_task_queue = image_task_queue
         self._storage_host = storage_host
-        self._priorities = priorities
 
     @activity.defn
     async def start_job(self, job_id: str) -> StartedJob:
@@ -98,7 +95,6 @@ class JobActivities:
             owner=row.quel_member_id or plan.user_id,
             price=self._price,
             image_task_queue=self._image_task_queue,
-            priority=self._priorities.key(interactive=prepaid),
         )
 
     @activity.defn
@@ -194,3 +190,13 @@ class JobActivities:
     async def finish_job(self, request: FinishJobRequest) -> None:
         with application_errors():
             await self._store.finish(request.job_id, request.outcome)
+            # After the row is final, so the refund counts what the job really produced (D12).
+            refund = await self._store.refund_unproduced(request.job_id)
+        if refund is not None:
+            log_event(
+                "refund",
+                job_id=request.job_id,
+                images=refund.images,
+                credits=refund.amount,
+                payer=refund.payer.kind.value,
+            )

@@ -37,7 +37,6 @@ from bench.common import local_stack
 from bridge.queue_bridge import DEFAULT_CONCURRENCY, QueueBridge
 from clients.job_store import JobStore
 from clients.postgres import create_pool
-from domain.priority import JobPriorities
 from operations.start import StartResult, start_job_workflow
 from quel.logging_setup import configure_logging
 from tests.bridge.job_rows import insert_pending_jobs, new_job_ids
@@ -151,8 +150,7 @@ async def measure(stack: Stack, *, ids: int, rounds: int, concurrency: int) -> S
     bridge = QueueBridge(
         redis_client=stack.redis,
         temporal=stack.temporal,
-        job_interactive=JobStore(stack.pool).interactive,
-        priorities=JobPriorities(),
+        job_exists=JobStore(stack.pool).exists,
         queue=queue,
         task_queue=task_queue,
         bridge_id="bench",

@@ -33,7 +33,6 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from bridge.processing_lists import ProcessingLists, Raw
-from domain.priority import JobPriorities
 from operations.start import StartResult, start_job_workflow
 
 log = logging.getLogger("quel.bridge")
@@ -59,7 +58,6 @@ class Poison:
 class _Taken:
     raw: Raw
     job_id: str
-    priority: int
 
 
 _Handled = tuple[Raw, StartResult | Poison]
@@ -71,23 +69,19 @@ class QueueBridge:
         *,
         redis_client: redis.Redis,
         temporal: Client,
-        job_interactive: Callable[[str], Awaitable[bool | None]],
-        priorities: JobPriorities,
+        job_exists: Callable[[str], Awaitable[bool]],
         queue: str,
         task_queue: str,
         bridge_id: str,
         concurrency: int = DEFAULT_CONCURRENCY,
         counters_log_seconds: float = COUNTERS_LOG_SECONDS,
     ) -> None:
-        """`job_interactive` reads the job's row: None when there is none (a dead letter), else
-        whether a person waits for it, which sets its workflow's priority (D13)."""
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self._redis = redis_client
         self._lists = ProcessingLists(redis_client, queue)
         self._temporal = temporal
-        self._job_interactive = job_interactive
-        self._priorities = priorities
+        self._job_exists = job_exists
         self._task_queue = task_queue
         self._concurrency = concurrency
         self._counters_log_seconds = counters_log_seconds
@@ -173,7 +167,7 @@ class QueueBridge:
                 if isinstance(decision, Poison):
                     self._handled.put_nowait((raw, decision))
                 else:
-                    self._ready.put_nowait(_Taken(raw, *decision))
+                    self._ready.put_nowait(_Taken(raw, decision))
 
     async def _take(self, room: int) -> list[Raw]:
         taken = await self._lists.take(self.processing_list, room)
@@ -187,20 +181,12 @@ class QueueBridge:
         except _UNREACHABLE:
             return [first]  # `first` is already ours: never retry the take without it
 
-    async def _decide(self, batch: Sequence[Raw]) -> list[tuple[str, int] | Poison]:
-        """Each value's job id and workflow priority, or why it can never run."""
+    async def _decide(self, batch: Sequence[Raw]) -> list[str | Poison]:
         decided = [_job_id(raw) for raw in batch]
         job_ids = [decision for decision in decided if isinstance(decision, str)]
-        interactive = dict(zip(job_ids, await asyncio.gather(*map(self._job_interactive, job_ids)), strict=True))
+        exists = dict(zip(job_ids, await asyncio.gather(*map(self._job_exists, job_ids)), strict=True))
         missing = Poison("no quel_production_jobs row")
-        return [
-            decision
-            if isinstance(decision, Poison)
-            else missing
-            if interactive[decision] is None
-            else (decision, self._priorities.key(interactive=bool(interactive[decision])))
-            for decision in decided
-        ]
+        return [decision if isinstance(decision, Poison) or exists[decision] else missing for decision in decided]
 
     async def _starter(self, stop: asyncio.Event) -> None:
         while (taken := await self._ready.get()) is not None:
@@ -209,9 +195,7 @@ class QueueBridge:
             if stop.is_set():
                 self._not_started.append(taken.raw)
                 continue
-            start = functools.partial(
-                start_job_workflow, self._temporal, taken.job_id, task_queue=self._task_queue, priority=taken.priority
-            )
+            start = functools.partial(start_job_workflow, self._temporal, taken.job_id, task_queue=self._task_queue)
             result = await retry_while_unreachable(start, stop)
             if result is not None:  # None: stopping while Temporal is down; re-driven next start
                 self.counters[result.value] += 1

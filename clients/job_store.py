@@ -15,20 +15,25 @@ from pathlib import PurePosixPath
 
 import asyncpg
 
+from clients.ledger import LedgerEntry, change_balance, insert_ledger_row
 from clients.postgres import Connection
 from domain.credits import (
     API_PROVIDER,
     LEDGER_TYPE,
+    MODIFY_API_PROVIDER,
+    MODIFY_REFUND_DESCRIPTION,
+    REFUND_TYPE,
     AccountKind,
     MemberAccount,
     OrgAccount,
     Payer,
     charge_key,
     choose_payer,
+    unproduced_images,
 )
 from domain.errors import InvalidJobInput, NoPayer
 from domain.job_ids import is_job_id
-from domain.job_input import JobRow, is_modify
+from domain.job_input import JobRow
 from domain.outcome import JobStatus, Outcome
 from domain.output_keys import OutputIdentity
 
@@ -61,6 +66,15 @@ class OutputRecord:
     price: int
     link_to_production: bool = False
     """Modify outputs are also listed in `quel_production_attach`, as the legacy worker did."""
+
+
+@dataclass(frozen=True)
+class Refund:
+    """What a prepaid job got back when it ended (D12)."""
+
+    images: int
+    amount: int
+    payer: Payer
 
 
 @dataclass(frozen=True)
@@ -118,14 +132,10 @@ class JobStore:
         )
         return None if record is None else _row_to_job(record)
 
-    async def interactive(self, job_id: str) -> bool | None:
-        """Whether a person waits for the job (modify / in-paint, D13); None when it has no row.
-        Reads two values, not the row: an in-paint job's input holds its mask inline."""
-        record = await self._pool.fetchrow(
-            "SELECT job_type, job_input_data ? 'maskDataUrl' AS has_mask FROM quel_production_jobs WHERE job_id = $1",
-            _job_uuid(job_id),
+    async def exists(self, job_id: str) -> bool:
+        return bool(
+            await self._pool.fetchval("SELECT 1 FROM quel_production_jobs WHERE job_id = $1", _job_uuid(job_id))
         )
-        return None if record is None else is_modify(record["job_type"], has_mask=bool(record["has_mask"]))
 
     async def find_payer(self, row: JobRow, user_id: str | None) -> Payer:
         member_id = row.quel_member_id or user_id
@@ -242,39 +252,11 @@ class JobStore:
         key = charge_key(record.output_key)
         if await connection.fetchval("SELECT 1 FROM quel_temporal_charges WHERE idempotency_key = $1", key):
             return False
-        if payer.kind is AccountKind.ORGANIZATION:
-            balance = await connection.fetchval(
-                """UPDATE quel_organization SET org_credit = coalesce(org_credit, 0) - $2, updated_at = now()
-                   WHERE org_id = $1 RETURNING org_credit""",
-                uuid.UUID(payer.account_id),
-                record.price,
-            )
-        else:
-            balance = await connection.fetchval(
-                """UPDATE quel_member SET quel_member_credit = coalesce(quel_member_credit, 0) - $2,
-                     quel_updated_at = now()
-                   WHERE quel_member_id = $1 RETURNING quel_member_credit""",
-                uuid.UUID(payer.account_id),
-                record.price,
-            )
+        balance = await change_balance(connection, payer, -record.price)
         if balance is None:
             raise NoPayer(f"the paying {payer.kind.value} {payer.account_id} no longer exists")
-        is_org = payer.kind is AccountKind.ORGANIZATION
-        credits_id = await connection.fetchval(
-            """INSERT INTO quel_credits (user_id, transaction_type, amount, balance_after, description,
-                 attach_idx, production_idx, org_id, used_by_member_id, api_provider)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id""",
-            uuid.UUID(payer.member_id),
-            LEDGER_TYPE,
-            -record.price,
-            balance,
-            payer.description,
-            attach_id,
-            production_id,
-            uuid.UUID(payer.account_id) if is_org else None,
-            uuid.UUID(payer.member_id) if is_org else None,
-            API_PROVIDER,
-        )
+        entry = LedgerEntry(LEDGER_TYPE, -record.price, payer.description, API_PROVIDER, production_id, attach_id)
+        credits_id = await insert_ledger_row(connection, payer, entry, balance)
         await connection.execute(
             """INSERT INTO quel_temporal_charges (idempotency_key, job_id, attach_id, credits_id, amount)
                VALUES ($1, $2, $3, $4, $5)""",
@@ -312,6 +294,48 @@ class JobStore:
             outcome.failed_images,
             outcome.error_message,
         )
+
+    async def refund_unproduced(self, job_id: str) -> Refund | None:
+        """Gives a job prepaid through the API (D12) back what it paid for and did not produce: one
+        `REFUND` row and the balance, in one transaction, once. None when there is nothing (more) to give
+        back: no prepaid record (the Go endpoint's jobs), a row not final yet, already refunded, or every
+        paid image produced."""
+        key = _job_uuid(job_id)
+        async with self._pool.acquire() as connection, connection.transaction():
+            prepaid = await connection.fetchrow(
+                """SELECT production_id, payer_kind, account_id::text, member_id::text, images, price, refunded_at
+                   FROM quel_temporal_prepaid_jobs WHERE job_id = $1 FOR UPDATE""",
+                key,
+            )
+            if prepaid is None or prepaid["refunded_at"] is not None:
+                return None
+            job = await connection.fetchrow(
+                "SELECT job_status::text, coalesce(completed_images, 0) AS produced FROM quel_production_jobs"
+                " WHERE job_id = $1",
+                key,
+            )
+            if job is None or job["job_status"] in (JobStatus.PENDING, JobStatus.PROCESSING):
+                return None
+            images = unproduced_images(paid=prepaid["images"], produced=job["produced"])
+            payer = Payer(AccountKind(prepaid["payer_kind"]), prepaid["account_id"], prepaid["member_id"], 0)
+            credits_id = None
+            if images:
+                amount = images * prepaid["price"]
+                balance = await change_balance(connection, payer, amount)
+                # An account deleted since the submit cannot be credited: the record keeps the images owed.
+                if balance is not None:
+                    entry = LedgerEntry(
+                        REFUND_TYPE, amount, MODIFY_REFUND_DESCRIPTION, MODIFY_API_PROVIDER, prepaid["production_id"]
+                    )
+                    credits_id = await insert_ledger_row(connection, payer, entry, balance)
+            await connection.execute(
+                """UPDATE quel_temporal_prepaid_jobs
+                   SET refunded_images = $2, refund_credits_id = $3, refunded_at = now() WHERE job_id = $1""",
+                key,
+                images,
+                credits_id,
+            )
+            return Refund(images, images * prepaid["price"], payer) if credits_id else None
 
     async def job_status(self, job_id: str) -> JobStatus | None:
         status = await self._pool.fetchval(

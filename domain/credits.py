@@ -1,7 +1,8 @@
-"""Who pays for a job and how much (DECISIONS D3)."""
+"""Who pays for a job and how much (DECISIONS D3, D12)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -11,6 +12,10 @@ ORG_DESCRIPTION = "Organization Generated With Image"
 MEMBER_DESCRIPTION = "Generated With Image"
 API_PROVIDER = "gemini-banana"
 LEDGER_TYPE = "DEDUCT"
+REFUND_TYPE = "REFUND"
+MODIFY_DESCRIPTION = "Modify Image Generation"
+MODIFY_REFUND_DESCRIPTION = "Modify Image Refund"
+MODIFY_API_PROVIDER = "gemini"
 
 
 class AccountKind(StrEnum):
@@ -67,6 +72,22 @@ def choose_payer(*, org: OrgAccount | None, member: MemberAccount | None, job_me
             balance=member.credit,
         )
     raise NoPayer("no payer: the job has no active organisation and no existing member")
+
+
+def choose_prepaid_payer(*, orgs: Sequence[OrgAccount], member: MemberAccount, amount: int) -> Payer | None:
+    """Who prepays an in-paint job (D12): the member's first active organisation whose balance covers
+    the whole amount, else the member when theirs does; None when nobody can."""
+    for org in orgs:
+        if org.status == "active" and org.credit >= amount:
+            return Payer(AccountKind.ORGANIZATION, org.org_id, member.member_id, org.credit)
+    if member.credit >= amount:
+        return Payer(AccountKind.MEMBER, member.member_id, member.member_id, member.credit)
+    return None
+
+
+def unproduced_images(*, paid: int, produced: int) -> int:
+    """Images a prepaid job paid for and did not produce: what its refund gives back."""
+    return max(0, paid - produced)
 
 
 def require_balance(payer: Payer, *, images: int, price: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from temporalio.client import Client
-from temporalio.common import Priority, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from workflows.production_job import ProductionJobWorkflow
@@ -17,11 +17,7 @@ class StartResult(StrEnum):
     DUPLICATE = "duplicate"
 
 
-async def start_job_workflow(
-    client: Client, job_id: str, *, task_queue: str, priority: int | None = None
-) -> StartResult:
-    """`priority`: the workflow's Temporal priority key (D13), for its workflow tasks; None is the
-    server's default. Its image activities get theirs from the workflow itself."""
+async def start_job_workflow(client: Client, job_id: str, *, task_queue: str) -> StartResult:
     try:
         await client.start_workflow(
             ProductionJobWorkflow.run,
@@ -30,7 +26,6 @@ async def start_job_workflow(
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            priority=Priority(priority_key=priority),
         )
     except WorkflowAlreadyStartedError:
         return StartResult.DUPLICATE

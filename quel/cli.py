@@ -109,8 +109,7 @@ def _bridge(settings: Settings, resources: Resources, client: Client) -> QueueBr
     return QueueBridge(
         redis_client=resources.redis,
         temporal=client,
-        job_interactive=resources.store.interactive,
-        priorities=settings.priorities,
+        job_exists=resources.store.exists,
         queue=settings.redis_queue,
         task_queue=settings.temporal_task_queue,
         bridge_id=settings.bridge_id or f"{socket.gethostname()}-{os.getpid()}",
@@ -173,8 +172,11 @@ def dev(
     async def main(stop: asyncio.Event) -> None:
         import asyncio
 
+        from api.app import create_app
+        from api.server import bind, serve, url_of
         from quel.dev_stack import dev_stack
         from quel.resources import open_resources
+        from quel.settings import ApiAuth
         from quel.worker import running_workers
 
         console = _console()
@@ -189,21 +191,27 @@ def dev(
             if local.metrics_port:
                 console.print(f"Metrics:         http://localhost:{local.metrics_port}/metrics")
             bridge = _bridge(local, resources, stack.client)
+            # Bound to API_HOST (127.0.0.1 by default): without API_AUTH the dev API is open, as the Go server was.
+            api_settings = local.model_copy(update={"api_auth": local.api_auth or ApiAuth.NONE})
+            listener = bind(local.api_host, local.api_port)
+            api_url = url_of(listener)
+            console.print(f"HTTP API:        {api_url} (auth {api_settings.api_auth}, docs at {api_url}/docs)")
             async with running_workers(stack.client, local, resources):
                 background = asyncio.create_task(_bridging(bridge, stack.runtime, stop))
+                api = asyncio.create_task(serve(create_app(api_settings, stack.client, resources), listener, stop))
                 if demo:
-                    await _demo(stack.client, local, resources, stack.ui_url)
+                    await _demo(stack.client, local, resources, stack.ui_url, api_url)
                     if exit_after_demo:
                         stop.set()
                 console.print("Running. Press Ctrl-C to stop.")
                 await stop.wait()
-                await background
+                await asyncio.gather(background, api)
         console.print("stopped")
 
     _run(main, settings)
 
 
-async def _demo(client: Client, settings: Settings, resources: Resources, ui_url: str) -> None:
+async def _demo(client: Client, settings: Settings, resources: Resources, ui_url: str, api_url: str) -> None:
     from operations.enqueue import push_like_the_producer
     from quel.demo import seed_demo_job
     from quel.follow import follow_job, wait_for_workflow
@@ -218,6 +226,8 @@ async def _demo(client: Client, settings: Settings, resources: Resources, ui_url
         await storage.close()
     await push_like_the_producer(resources.redis, settings.redis_queue, job.job_id)
     console.print(f"Demo job {job.job_id} pushed on Redis '{settings.redis_queue}'")
+    bearer = ' -H "Authorization: Bearer $API_TOKEN"' if settings.api_auth == "token" else ""
+    console.print(f"Follow it:       curl -N{bearer} {api_url}/api/jobs/{job.job_id}/events", markup=False)
     await wait_for_workflow(client, job.job_id)
     progress = await follow_job(client, job.job_id, console)
     row = await resources.pool.fetchrow(
@@ -305,6 +315,36 @@ def bridge_command() -> None:
             queue_bridge = _bridge(settings, resources, client)
             _console().print(f"bridge {queue_bridge.bridge_id} reading '{settings.redis_queue}'")
             await _bridging(queue_bridge, runtime, stop)
+
+    _run(main, settings)
+
+
+@app.command(name="api")
+def api_command() -> None:
+    """Serve the HTTP API on API_HOST:API_PORT.
+
+    The Go server's job endpoints (cancel, in-paint submit and status, enqueue) plus a job's status and
+    its live events; OpenAPI docs at /docs. Refuses to start until API_AUTH is chosen.
+    """
+    settings = _settings()
+    if settings.api_auth is None:
+        _console().print(
+            "[red]API_AUTH is not set: choose token (with API_TOKEN), supabase-jwt or none (private networks)[/red]"
+        )
+        raise typer.Exit(2)
+
+    async def main(stop: asyncio.Event) -> None:
+        from api.app import create_app
+        from api.server import bind, serve, url_of
+        from quel.resources import open_resources
+        from quel.temporal_client import connect
+
+        client = await connect(settings)
+        async with open_resources(settings) as resources:
+            listener = bind(settings.api_host, settings.api_port)
+            url = url_of(listener)
+            _console().print(f"API on {url} (auth {settings.api_auth}); docs at {url}/docs")
+            await serve(create_app(settings, client, resources), listener, stop)
 
     _run(main, settings)
 

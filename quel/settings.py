@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from domain.priority import JobPriorities
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class StorageBackend(StrEnum):
@@ -27,6 +26,20 @@ class GeneratorBackend(StrEnum):
     GEMINI = "gemini"
     OFFLINE = "offline"
     """Local, deterministic placeholder pictures; labelled as such. No key needed."""
+
+
+class ApiAuth(StrEnum):
+    """How the HTTP API authenticates callers (DECISIONS D11). No default: `quel api` refuses to guess."""
+
+    TOKEN = "token"
+    """One service bearer token, `API_TOKEN`: the front end's server calls the API."""
+    SUPABASE_JWT = "supabase-jwt"
+    """The user's Supabase access token: browsers call the API, each caller only reaches their own jobs."""
+    NONE = "none"
+    """The Go server's behaviour: anyone who can reach the port. Private networks only."""
+
+
+MIB = 1024 * 1024
 
 
 class Settings(BaseSettings):
@@ -60,18 +73,10 @@ class Settings(BaseSettings):
     gemini_model: str = Field("gemini-2.5-flash-image", min_length=1)
     gemini_base_url: str | None = None
     gemini_timeout_seconds: float = Field(120.0, gt=0)
-    gemini_max_calls_per_second: float | None = Field(None, gt=0)
-    """The Gemini project's quota (D13): the image task queue's rate limit, kept by the Temporal
-    server for every worker together. None: no limit beyond IMAGE_CONCURRENCY per worker."""
     offline_latency_seconds: float = Field(0.0, ge=0)
     """Offline generator only: pretend each picture takes this long (demos, benchmarks)."""
     image_generator: GeneratorBackend | None = None
     """Unset: `gemini` when GEMINI_API_KEY is set, else `offline`."""
-
-    priority_interactive: int = Field(1, ge=1, le=5)
-    """Temporal priority key of modify / in-paint jobs (D13): 1 is served first, 5 last."""
-    priority_batch: int = Field(3, ge=1, le=5)
-    """Temporal priority key of generation jobs."""
 
     image_per_price: int = Field(20, ge=0)
     metrics_port: int | None = Field(None, ge=1, le=65535)
@@ -83,14 +88,40 @@ class Settings(BaseSettings):
     """Names this bridge's processing list; default: host name and process id."""
     log_format: str = Field("auto", pattern="^(auto|json|console)$")
 
+    api_host: str = Field("127.0.0.1", min_length=1)
+    api_port: int = Field(8080, ge=1, le=65535)
+    """The Go server's port, so the front end only changes its base URL's host."""
+    api_auth: ApiAuth | None = None
+    api_token: SecretStr | None = None
+    supabase_jwt_secret: SecretStr | None = None
+    """The project's legacy HS256 JWT secret; asymmetric tokens are checked against the project's JWKS."""
+    api_jwt_member_claim: str = Field("sub", min_length=1)
+    api_cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
+    """Comma-separated origins allowed to call the API from a browser."""
+    api_max_body_bytes: int = Field(25 * MIB, ge=1024)
+    supabase_storage_base_url: str | None = None
+    """Public download prefix of the bucket; an in-paint `imageUrl` must start with it (D5)."""
+
+    @field_validator("api_cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
     @field_validator(
-        "supabase_url", "gemini_base_url", "temporal_tls_server_name", "gemini_max_calls_per_second", mode="before"
+        "supabase_url",
+        "gemini_base_url",
+        "temporal_tls_server_name",
+        "supabase_storage_base_url",
+        "api_auth",
+        mode="before",
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("supabase_url", "gemini_base_url")
+    @field_validator("supabase_url", "gemini_base_url", "supabase_storage_base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
@@ -105,11 +136,23 @@ class Settings(BaseSettings):
             raise ValueError("IMAGE_GENERATOR=gemini needs GEMINI_API_KEY")
         if self.storage_backend is StorageBackend.SUPABASE and not (self.supabase_url and self.supabase_service_key):
             raise ValueError("STORAGE_BACKEND=supabase needs SUPABASE_URL and SUPABASE_SERVICE_KEY")
+        if self.api_auth is ApiAuth.TOKEN and not (self.api_token and self.api_token.get_secret_value().strip()):
+            raise ValueError("API_AUTH=token needs API_TOKEN")
+        if self.api_auth is ApiAuth.SUPABASE_JWT and not (self.supabase_jwt_secret or self.supabase_url):
+            raise ValueError("API_AUTH=supabase-jwt needs SUPABASE_JWT_SECRET or SUPABASE_URL (for its JWKS)")
         return self
 
     @property
-    def priorities(self) -> JobPriorities:
-        return JobPriorities(interactive=self.priority_interactive, batch=self.priority_batch)
+    def storage_base_url(self) -> str:
+        """SUPABASE_STORAGE_BASE_URL, else the public prefix of STORAGE_BUCKET on SUPABASE_URL (the local
+        backend, with no Supabase, keeps the same shape on localhost)."""
+        if self.supabase_storage_base_url:
+            return self.supabase_storage_base_url.rstrip("/") + "/"
+        return f"{self.supabase_url or 'http://localhost'}/storage/v1/object/public/{self.storage_bucket}/"
+
+    @property
+    def jwks_url(self) -> str | None:
+        return f"{self.supabase_url}/auth/v1/.well-known/jwks.json" if self.supabase_url else None
 
     @property
     def generator(self) -> GeneratorBackend:

@@ -261,7 +261,7 @@ class ProductionJobWorkflow:
             start_to_close_timeout=GENERATE_TIMEOUT,
             heartbeat_timeout=GENERATE_HEARTBEAT_TIMEOUT,
             retry_policy=GENERATE_RETRY,
-            priority=_image_priority(started),
+            priority=Priority(fairness_key=started.payer.account_id if started.payer else None),
         )
         try:
             output = await generation
@@ -379,13 +379,6 @@ class ProductionJobWorkflow:
             attach_ids=list(self._progress.attach_ids),
             error_message=self._progress.error_message,
         )
-
-
-def _image_priority(started: StartedJob) -> Priority:
-    """Interactive jobs first, then in turn between payers (D13). A prepaid in-paint job has no
-    payer: its member paid for it and takes their turn."""
-    account = started.payer.account_id if started.payer else started.owner
-    return Priority(priority_key=started.priority, fairness_key=account)
 
 
 def _job_level_failure(error: ActivityError | ApplicationError) -> ApplicationError | None:

@@ -67,8 +67,7 @@ async def test_bridge_rides_out_a_redis_restart(
     bridge = QueueBridge(
         redis_client=connection,
         temporal=client,
-        job_interactive=resources.store.interactive,
-        priorities=settings.priorities,
+        job_exists=resources.store.exists,
         queue="jobs:queue",
         task_queue=settings.temporal_task_queue,
         bridge_id="through-a-redis-restart",
