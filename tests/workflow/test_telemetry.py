@@ -3,6 +3,7 @@ legacy log line, without secrets, long prompts or image data."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import socket
@@ -13,6 +14,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from quel.logging_setup import CONSOLE_LINE_LIMIT, log_formatter, temporal_info_as_fields_only
 from quel.metrics import metrics_runtime
 from quel.settings import Settings
 from tests.support.harness import harness
@@ -80,3 +82,32 @@ async def test_a_job_logs_every_legacy_event_without_secrets(
     assert STORAGE_KEY not in everything
     prompts = [r.__dict__["prompt"] for r in events if r.__dict__.get("event_name") == "generator called"]
     assert prompts and all(len(prompt) <= 200 for prompt in prompts)
+
+
+async def test_console_log_of_a_job_is_short_lines_and_json_keeps_every_field(
+    client: Client, remote_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    temporal_info_as_fields_only()
+    async with harness(client, remote_settings) as h:
+        async with h.db.acquire() as connection:
+            job_id = await seed_job(connection, "single_batch.fashion")
+        await (await h.start(job_id)).result()
+    records = [r for r in caplog.records if r.__dict__.get("job_id") == job_id]
+    assert {r.__dict__.get("event_name") for r in records} >= set(LEGACY_EVENTS)
+    console, as_json = log_formatter("console"), log_formatter("json")
+    for record in records:
+        line = console.format(record)
+        assert len(line) <= CONSOLE_LINE_LIMIT and "\n" not in line, line
+        assert "temporal_" not in line and "workflow_run_id" not in line and "{" not in line, line
+        assert record.getMessage() in line, line
+        assert job_id[:8] in line and job_id not in line, line
+        fields = json.loads(as_json.format(record))
+        assert fields["event"] == record.getMessage() and fields["job_id"] == job_id
+        assert {key: fields[key] for key in ("stage", "combo", "image") if key in record.__dict__} == {
+            key: record.__dict__[key] for key in ("stage", "combo", "image") if key in record.__dict__
+        }
+        info = fields.get("temporal_activity") or fields.get("temporal_workflow")
+        assert info["workflow_id"] == job_id
+    prompts = [json.loads(as_json.format(r)).get("prompt") for r in records]
+    assert any(prompt and len(prompt) > 100 for prompt in prompts), "the JSON line keeps the prompt excerpt"
