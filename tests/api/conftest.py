@@ -151,6 +151,30 @@ def gemini() -> Iterator[FakeGemini]:
         yield server
 
 
+@asynccontextmanager
+async def api_stack(
+    temporal_env: WorkflowEnvironment,
+    database_url: str,
+    redis_url: str,
+    gemini: FakeGemini,
+    storage_dir: Path,
+    *,
+    workers: bool = True,
+) -> AsyncIterator[ApiStack]:
+    """Seeded accounts and inputs, with in-process workers unless a test runs its own worker process."""
+    settings = api_settings(database_url, redis_url, storage_dir, gemini, temporal_env)
+    async with open_resources(settings) as resources:
+        async with resources.pool.acquire() as connection:
+            await seed_accounts(connection)
+        await seed_inputs(settings)
+        stack = ApiStack(settings, temporal_env.client, resources, gemini)
+        if not workers:
+            yield stack
+            return
+        async with running_workers(temporal_env.client, settings, resources):
+            yield stack
+
+
 @pytest.fixture(scope="module")
 async def stack(
     temporal_env: WorkflowEnvironment,
@@ -159,13 +183,9 @@ async def stack(
     gemini: FakeGemini,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[ApiStack]:
-    settings = api_settings(database_url, redis_url, tmp_path_factory.mktemp("storage"), gemini, temporal_env)
-    async with open_resources(settings) as resources:
-        async with resources.pool.acquire() as connection:
-            await seed_accounts(connection)
-        await seed_inputs(settings)
-        async with running_workers(temporal_env.client, settings, resources):
-            yield ApiStack(settings, temporal_env.client, resources, gemini)
+    storage = tmp_path_factory.mktemp("storage")
+    async with api_stack(temporal_env, database_url, redis_url, gemini, storage) as found:
+        yield found
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,77 @@
+"""`GET /api/jobs/{jobId}/events`: Server-Sent Events of a 6-image job, read over TCP as a browser's
+EventSource would, from before its first image to the `end` event; then the stream closes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+import api.app
+from tests.api.conftest import PRICE, ApiStack, modify_body
+from tests.api.test_endpoints import until
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    data: dict[str, Any]
+
+
+async def server_sent_events(response: httpx.Response) -> AsyncIterator[Event]:
+    """The events of a `text/event-stream` body (comments such as keep-alive pings are skipped)."""
+    name, data = "message", ""
+    async for line in response.aiter_lines():
+        if line.startswith("event:"):
+            name = line.removeprefix("event:").strip()
+        elif line.startswith("data:"):
+            data += line.removeprefix("data:").strip()
+        elif not line and data:
+            yield Event(name, json.loads(data))
+            name, data = "message", ""
+
+
+async def test_events_of_a_six_image_job_are_monotone_and_end_with_the_job(
+    open_api: httpx.AsyncClient, stack: ApiStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Many polls per state of the job: an event sent without a change would show as a repeat.
+    monkeypatch.setattr(api.app, "EVENTS_POLL_SECONDS", 0.02)
+    member, _ = await stack.member(6 * PRICE)
+    stack.gemini.hold()  # no image is done before the stream has shown the start
+    stack.gemini.latency = 0.3  # then the images come in over several polls
+    job_id = (await open_api.post("/api/modify/submit", json=modify_body(member, quantity=6))).json()["jobId"]
+    events: list[Event] = []
+
+    async with open_api.stream("GET", f"/api/jobs/{job_id}/events") as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        async for event in server_sent_events(response):
+            events.append(event)
+            if len(events) == 1:
+                await until(lambda: stack.gemini.in_flight > 0)
+                stack.gemini.release()
+        closed = response.is_closed
+
+    assert closed, "the server closed the stream after the end event"
+    produced = [event.data["completed_images"] for event in events]
+    assert produced[0] == 0
+    assert produced == sorted(produced), produced
+    assert [event.name for event in events] == ["message"] * (len(events) - 1) + ["end"]
+    last = events[-1].data
+    assert (last["job_id"], last["job_status"], last["completed_images"], last["total_images"]) == (
+        job_id,
+        "completed",
+        6,
+        6,
+    )
+    assert last["workflow_status"] == "completed"
+    # One event per change of status, stage, produced or failed count: no repeats.
+    changes = [
+        (e.data["job_status"], e.data["current_stage"], e.data["completed_images"], e.data["failed_images"])
+        for e in events[:-1]
+    ]
+    assert len(changes) == len(set(changes))

@@ -1,0 +1,95 @@
+"""The refund of an in-paint job (DECISIONS D12) survives a SIGKILL of the worker in its window: the test
+holds the payer's row locked, so the worker's refund transaction waits on its balance update with the
+job row already final; the worker dies there, and the restarted worker refunds exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from quel.resources import require_url
+from tests.api.conftest import PRICE, ApiStack, api_stack, modify_body, serving
+from tests.fakes.gemini_server import FakeGemini, safety
+from tests.faults.payer_locks import charges_waiting
+from tests.support.processes import QuelProcess, settings_env
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    temporal_env: WorkflowEnvironment,
+    database_url: str,
+    redis_url: str,
+    gemini: FakeGemini,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[ApiStack]:
+    """No worker in this process: the worker is a real `quel worker` the test kills."""
+    storage = tmp_path_factory.mktemp("storage")
+    async with api_stack(temporal_env, database_url, redis_url, gemini, storage, workers=False) as found:
+        yield found
+
+
+async def refunds(stack: ApiStack, production_id: str) -> list[int]:
+    return [row["amount"] for row in await stack.ledger(production_id) if row["transaction_type"] == "REFUND"]
+
+
+async def test_worker_killed_during_the_refund_refunds_exactly_once(
+    stack: ApiStack, temporal_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    member, _ = await stack.member(1000)
+    stack.gemini.script(safety())  # 1 of the 2 paid images is blocked
+    async with serving(stack) as http:
+        submitted = (await http.post("/api/modify/submit", json=modify_body(member, quantity=2))).json()
+    job_id, production_id = submitted["jobId"], submitted["productionId"]
+    env = settings_env(stack.settings, temporal_address=temporal_env.client.service_client.config.target_host)
+    worker = QuelProcess("worker", env, tmp_path / "worker.log")
+    locker = await asyncpg.connect(require_url(stack.settings.database_url, "DATABASE_URL"))
+    try:
+        async with locker.transaction():
+            await locker.execute("SELECT 1 FROM quel_member WHERE quel_member_id = $1 FOR UPDATE", uuid.UUID(member))
+            worker.start()
+            pid = await refund_waiting(stack)
+            # The window: the job row is final, the refund's transaction holds the prepaid record and waits.
+            row = await stack.job_row(job_id)
+            assert (row["job_status"], row["completed_images"]) == ("completed", 1)
+            assert await stack.resources.pool.fetchval(
+                """SELECT 1 FROM pg_locks WHERE pid = $1 AND granted
+                     AND relation = 'quel_temporal_prepaid_jobs'::regclass""",
+                pid,
+            ), "the waiting backend is the refund's"
+            worker.kill()
+        async with asyncio.timeout(30):
+            while await locker.fetchval("SELECT 1 FROM pg_stat_activity WHERE pid = $1", pid):
+                await asyncio.sleep(0.05)
+    finally:
+        await locker.close()
+    assert await refunds(stack, production_id) == [], "the killed refund left nothing behind"
+    assert await stack.balance(member) == 1000 - 2 * PRICE
+
+    worker.start()
+    try:
+        await stack.result(job_id)
+    finally:
+        worker.stop()
+
+    assert await refunds(stack, production_id) == [PRICE]
+    assert await stack.balance(member) == 1000 - PRICE
+    assert (
+        await stack.resources.pool.fetchval(
+            "SELECT refunded_images FROM quel_temporal_prepaid_jobs WHERE job_id = $1", uuid.UUID(job_id)
+        )
+        == 1
+    )
+
+
+async def refund_waiting(stack: ApiStack) -> int:
+    """The worker backend whose balance update waits on the test's lock."""
+    async with asyncio.timeout(120):
+        while not (waiting := await charges_waiting(stack.resources.pool)):
+            await asyncio.sleep(0.05)
+    return waiting[0]
