@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from temporalio import activity
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential,
+)
 
 from activities.contracts import GeneratedOutput, GenerateImageRequest, ReferenceInput
 from activities.errors import application_errors, job_cancelled
@@ -14,7 +23,7 @@ from activities.telemetry import count_generated, excerpt, log_event, record_gen
 from clients.cached_storage import CachedReads
 from clients.cancel_flags import CancelFlags
 from clients.image_generator import ImageGenerator
-from clients.storage import ObjectStorage
+from clients.storage import STORAGE_TIMEOUT_SECONDS, ObjectStorage
 from domain.errors import InvalidJobInput, ObjectNotFound
 from domain.generation.compose import ReferenceImage, SlotContext, compose_modify_request, compose_request
 from domain.generation.images import forget_merged_grids, to_png, to_webp
@@ -28,6 +37,13 @@ PREPARED_AHEAD = 1
 """Image activities a worker holds beyond its generator slots. While the calls run, the next
 image downloads and composes its request, so a freed slot is refilled at once instead of
 idling through that image's preparation."""
+
+
+UPLOAD_ATTEMPTS = 4
+UPLOAD_RETRY_SECONDS = 30.0
+"""No upload attempt starts later than this after the first one."""
+UPLOAD_MAX_SECONDS = UPLOAD_RETRY_SECONDS + STORAGE_TIMEOUT_SECONDS
+"""The longest the upload of one reply can take, its retries included."""
 
 
 def output_mime(kind: JobKind) -> str:
@@ -54,7 +70,9 @@ class ImageActivities:
 
         The cancel flag is read before the call and after the reply: an image cancelled in
         between is discarded (D8). An object already stored by an earlier attempt is reused,
-        so a retry after a crash does not pay for a second generation.
+        so a retry after a crash does not pay for a second generation. A reply is paid for, so
+        nothing after it throws it away lightly: the upload is retried here, and a flag that
+        cannot be read counts as not set (as the legacy worker read it).
         """
         self._running += 1
         try:
@@ -71,7 +89,7 @@ class ImageActivities:
     async def _generate(self, request: GenerateImageRequest) -> GeneratedOutput:
         if await self._cancel_flags.is_set(request.job_id):
             raise job_cancelled(request.job_id)
-        earlier = await self._stored_size(request.output_key)
+        earlier = await self._storage.size(request.output_key)
         if earlier is not None:
             return GeneratedOutput(request.output_key, earlier, output_mime(request.kind))
         where = {"job_id": request.job_id, "stage": request.stage, "combo": request.combo, "image": request.index}
@@ -94,38 +112,59 @@ class ImageActivities:
             seconds=round(latency, 3),
             **where,
         )
-        if await self._cancel_flags.is_set(request.job_id):
+        if await self._cancelled_after_reply(request.job_id, where):
             raise job_cancelled(request.job_id)
         mime = output_mime(request.kind)
         stored = await asyncio.to_thread(to_png if mime == "image/png" else to_webp, image.data)
-        await self._storage.upload(request.output_key, stored, content_type=mime)
+        await self._upload(request.output_key, stored, mime, where)
         count_generated(request.category.value)
         return GeneratedOutput(request.output_key, len(stored), mime, missing)
 
-    async def _stored_size(self, key: str) -> int | None:
-        try:
-            return len(await self._storage.download(key))
-        except ObjectNotFound:
-            return None
+    async def _cancelled_after_reply(self, job_id: str, where: dict[str, Any]) -> bool:
+        cancelled = await self._cancel_flags.is_set_if_readable(job_id)
+        if cancelled is None:
+            activity.logger.warning("cancel flag unreadable after the reply; image kept", extra=where)
+        return bool(cancelled)
+
+    async def _upload(self, key: str, data: bytes, mime: str, where: dict[str, Any]) -> None:
+        """Retried here rather than by Temporal, whose retry would pay for the image again.
+        A path refused as unsafe (ValueError) never becomes acceptable, so it is not retried."""
+        async for attempt in AsyncRetrying(
+            retry=retry_if_not_exception_type(ValueError),
+            stop=stop_after_attempt(UPLOAD_ATTEMPTS) | stop_after_delay(UPLOAD_RETRY_SECONDS),
+            wait=wait_exponential(multiplier=0.5, max=8),
+            before_sleep=lambda state: _log_upload_retry(state, where),
+            reraise=True,
+        ):
+            with attempt:
+                await self._storage.upload(key, data, content_type=mime)
 
     async def _download(
-        self, inputs: list[ReferenceInput], where: dict[str, object]
+        self, inputs: list[ReferenceInput], where: dict[str, Any]
     ) -> tuple[list[ReferenceImage], list[int]]:
-        """Missing objects are left out (as the legacy worker did) and reported back."""
-        references: list[ReferenceImage] = []
-        missing: list[int] = []
-        for reference in inputs:
-            try:
-                data = await self._references.download(reference.path)
-            except ObjectNotFound:
-                activity.logger.warning(
-                    "input not in storage", extra={"attach_id": reference.attach_id, "path": reference.path, **where}
-                )
-                missing.append(reference.attach_id)
-                continue
-            log_event("input downloaded", attach_id=reference.attach_id, bytes=len(data), **where)
-            references.append(ReferenceImage(data=data, type=reference.type))
-        return references, missing
+        """All at once, kept in their order; missing objects are left out (as the legacy worker
+        did) and reported back."""
+        downloads = await asyncio.gather(*(self._download_one(reference, where) for reference in inputs))
+        pairs = list(zip(inputs, downloads, strict=True))
+        references = [ReferenceImage(data=data, type=ref.type) for ref, data in pairs if data is not None]
+        return references, [ref.attach_id for ref, data in pairs if data is None]
+
+    async def _download_one(self, reference: ReferenceInput, where: dict[str, Any]) -> bytes | None:
+        try:
+            data = await self._references.download(reference.path)
+        except ObjectNotFound:
+            activity.logger.warning(
+                "input not in storage", extra={"attach_id": reference.attach_id, "path": reference.path, **where}
+            )
+            return None
+        log_event("input downloaded", attach_id=reference.attach_id, bytes=len(data), **where)
+        return data
+
+
+def _log_upload_retry(state: RetryCallState, where: dict[str, Any]) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    details = {**where, "attempt": state.attempt_number, "error": str(error)}
+    activity.logger.warning("upload failed; retrying", extra=details)
 
 
 def _compose(references: list[ReferenceImage], request: GenerateImageRequest) -> GeneratorRequest:

@@ -33,6 +33,9 @@ class LocalFolderStorage:
     async def download(self, path: str) -> bytes:
         return await asyncio.to_thread(self._read, path)
 
+    async def size(self, path: str) -> int | None:
+        return await asyncio.to_thread(self._size, path)
+
     async def upload(self, path: str, data: bytes, *, content_type: str) -> None:
         await asyncio.to_thread(self._write_atomically, path, data)
 
@@ -55,6 +58,10 @@ class LocalFolderStorage:
             return self._file_for(path).read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as error:
             raise ObjectNotFound(f"object '{self.bucket}/{path}' not found under {str(self.root)!r}") from error
+
+    def _size(self, path: str) -> int | None:
+        file = self._file_for(path)
+        return file.stat().st_size if file.is_file() else None
 
     def _write_atomically(self, path: str, data: bytes) -> None:
         file = self._file_for(path)

@@ -9,6 +9,7 @@ import httpx
 from storage3 import AsyncStorageClient
 from storage3.exceptions import StorageApiError
 
+from clients.storage import STORAGE_TIMEOUT_SECONDS
 from clients.storage_paths import validate_storage_path
 from domain.errors import ObjectNotFound, QuelError
 
@@ -16,6 +17,7 @@ from domain.errors import ObjectNotFound, QuelError
 # often under HTTP 400; storage3 puts the body's values in `status` and `code`.
 _NOT_FOUND_CODES = frozenset({"not_found", "NoSuchKey"})
 _AUTH_STATUSES = frozenset({"401", "403"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class StorageUnavailable(QuelError):
@@ -24,19 +26,32 @@ class StorageUnavailable(QuelError):
     Retryable: the request may succeed once the service or its configuration recovers."""
 
 
+class CrossOriginRedirect(httpx.RequestError):
+    """Storage answered with a redirect to another origin; following it would hand the key over."""
+
+
 class SupabaseStorage:
     """One bucket of a Supabase project, authenticated with the service key.
 
     The key is sent as `apikey` and as a bearer token; it is never part of an error
-    message or of this object's repr (DECISIONS.md D10)."""
+    message or of this object's repr, and never sent to another host (DECISIONS.md D10):
+    a redirect away from the project's origin is refused, since httpx drops only the
+    `Authorization` header there and would carry `apikey` along."""
 
-    def __init__(self, url: str, service_key: str, bucket: str, timeout_seconds: float = 30.0) -> None:
+    def __init__(
+        self, url: str, service_key: str, bucket: str, timeout_seconds: float = STORAGE_TIMEOUT_SECONDS
+    ) -> None:
         if not service_key:
             raise ValueError("Supabase service key is empty")
         self.bucket = bucket
         self._url = url.rstrip("/")
         self._service_key = service_key
-        self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout_seconds), follow_redirects=True)
+        self._origin = _origin_of(httpx.URL(self._url))
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_seconds),
+            follow_redirects=True,
+            event_hooks={"request": [self._refuse_other_origins]},
+        )
         client = AsyncStorageClient(
             f"{self._url}/storage/v1/",
             headers={"apikey": service_key, "Authorization": f"Bearer {service_key}"},
@@ -53,6 +68,19 @@ class SupabaseStorage:
             data = await self._files.download(path)
         return data
 
+    async def size(self, path: str) -> int | None:
+        """From the object's details (`GET /object/info/...`), without downloading it."""
+        validate_storage_path(path)
+        try:
+            async with self._translated_errors("size", path, missing_means_no_object=True):
+                details = await self._files.info(path)
+        except ObjectNotFound:
+            return None
+        size = details.get("size")
+        if not isinstance(size, int):
+            raise StorageUnavailable(f"details of '{self.bucket}/{path}' carry no size: {sorted(details)}")
+        return size
+
     async def upload(self, path: str, data: bytes, *, content_type: str) -> None:
         validate_storage_path(path)
         async with self._translated_errors("upload", path):
@@ -66,6 +94,13 @@ class SupabaseStorage:
 
     async def close(self) -> None:
         await self._http.aclose()
+
+    async def _refuse_other_origins(self, request: httpx.Request) -> None:
+        # Runs for every request httpx sends, the hops of a redirect included.
+        if _origin_of(request.url) != self._origin:
+            raise CrossOriginRedirect(
+                f"storage redirected to another host ({request.url.host}); not followed with the key"
+            )
 
     @asynccontextmanager
     async def _translated_errors(
@@ -99,3 +134,7 @@ class SupabaseStorage:
     def _redacted(self, text: str) -> str:
         # Server text is quoted in messages; a proxy echoing headers must not leak the key.
         return text.replace(self._service_key, "[service key]")
+
+
+def _origin_of(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.image_activities import ImageActivities
+from activities.image_activities import UPLOAD_MAX_SECONDS, ImageActivities
 from activities.job_activities import JobActivities
 from quel.allocator import map_large_buffers_separately
 from quel.resources import Resources, open_generator, open_storage
@@ -28,6 +29,11 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
         "structlog", "rich", "domain", "activities", "clients", "redis"
     )
 )
+
+
+def shutdown_grace(settings: Settings) -> timedelta:
+    """How long a stopping worker waits for its activities: one generator call and the upload of its reply."""
+    return timedelta(seconds=settings.gemini_timeout_seconds + UPLOAD_MAX_SECONDS)
 
 
 @asynccontextmanager
@@ -48,11 +54,15 @@ async def running_workers(client: Client, settings: Settings, resources: Resourc
             storage_host=urlsplit(settings.supabase_url).hostname if settings.supabase_url else None,
         )
         images = ImageActivities(storage, generator, resources.cancel_flags, concurrency=settings.image_concurrency)
+        # A stop (a deploy) lets a generator call in flight finish and its image be stored:
+        # cancelled, the reply would be paid for and drawn again by the next worker.
+        grace = shutdown_grace(settings)
         main = Worker(
             client,
             task_queue=settings.temporal_task_queue,
             workflows=[ProductionJobWorkflow],
             workflow_runner=WORKFLOW_RUNNER,
+            graceful_shutdown_timeout=grace,
             activities=[
                 jobs.start_job,
                 jobs.resolve_inputs,
@@ -67,6 +77,7 @@ async def running_workers(client: Client, settings: Settings, resources: Resourc
             task_queue=settings.temporal_image_task_queue,
             activities=[images.generate_image],
             max_concurrent_activities=images.max_activities,
+            graceful_shutdown_timeout=grace,
         )
         await stack.enter_async_context(main)
         await stack.enter_async_context(image)

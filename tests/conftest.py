@@ -24,6 +24,8 @@ from quel.embedded import EmbeddedPostgres, EmbeddedRedis
 from quel.settings import Settings, load_settings
 from quel.temporal_server import start_dev_server, start_time_skipping_server
 from tests.fakes.gemini_server import FakeGemini
+from tests.fakes.storage_server import FakeSupabaseStorage
+from tests.support.remote import STORAGE_KEY
 
 
 @pytest.fixture(scope="session")
@@ -101,6 +103,12 @@ async def redis_client(redis_url: str) -> AsyncIterator[redis.Redis]:
 @pytest.fixture
 def fake_gemini() -> Iterator[FakeGemini]:
     with FakeGemini() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_storage() -> Iterator[FakeSupabaseStorage]:
+    with FakeSupabaseStorage(service_key=STORAGE_KEY) as server:
         yield server
 
 

@@ -6,6 +6,7 @@ It speaks the object endpoints storage3 calls, so tests exercise the real client
 - `PUT  /storage/v1/object/<bucket>/<path>` overwrite,
 - `GET  /storage/v1/object/<bucket>/<path>` authenticated download,
 - `GET  /storage/v1/object/public/<bucket>/<path>` public download (what the legacy worker used),
+- `GET  /storage/v1/object/info/<bucket>/<path>` the object's details as JSON (`size` in bytes),
 - `DELETE /storage/v1/object/<bucket>` with body `{"prefixes": [paths]}`.
 
 Errors have Storage's body shape `{"statusCode": "<code>", "error": ..., "message": ...}`,
@@ -19,7 +20,7 @@ import re
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Self
@@ -27,7 +28,10 @@ from urllib.parse import unquote, urlsplit
 
 _OBJECT_PREFIX = "/storage/v1/object/"
 _PUBLIC_PREFIX = _OBJECT_PREFIX + "public/"
+_INFO_PREFIX = _OBJECT_PREFIX + "info/"
 _PART_NAME = re.compile(r'name="([^"]*)"')
+HOLD_LIMIT_SECONDS = 60.0
+"""A forgotten hold must not keep a handler thread forever."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class RecordedRequest:
     path: str
     content_type: str | None
     upsert: str | None
+    headers: dict[str, str] = field(default_factory=dict, compare=False)
+    """Every request header, names in lower case."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,7 @@ class _Reply:
     status: int
     body: bytes
     content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def _error(http_status: int, status_code: str, error: str, message: str) -> _Reply:
@@ -67,7 +74,8 @@ class FakeSupabaseStorage:
     """Use as a context manager (or `start()` / `stop()`); `url` is the project base URL,
     e.g. `http://127.0.0.1:PORT`, as `SupabaseStorage(url=...)` expects.
 
-    Fault switches: `fail_next(count, status)`, `make_missing(bucket, path)`, `latency`."""
+    Fault switches: `fail_next(count, status)`, `redirect_next(count, to)`, `make_missing(bucket, path)`,
+    `latency`, `hold_downloads()` until `release_downloads()`."""
 
     def __init__(self, service_key: str = "fake-service-key") -> None:
         self.service_key = service_key
@@ -76,6 +84,10 @@ class FakeSupabaseStorage:
         self._objects: dict[tuple[str, str], StoredObject] = {}
         self._requests: list[RecordedRequest] = []
         self._failures: list[tuple[int, bytes | None]] = []
+        self._redirects: list[str] = []
+        self._downloads_released = threading.Event()
+        self._downloads_released.set()
+        self._downloads_in_flight = 0
         self._missing: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -150,6 +162,23 @@ class FakeSupabaseStorage:
         with self._lock:
             self._failures.extend([(status, body)] * count)
 
+    def redirect_next(self, count: int, to: str) -> None:
+        """Answer the next `count` requests with a 307 to the same path on the server at `to`."""
+        with self._lock:
+            self._redirects.extend([to.rstrip("/")] * count)
+
+    def hold_downloads(self) -> None:
+        """Keep every object download waiting until `release_downloads()`: concurrency without timing."""
+        self._downloads_released.clear()
+
+    def release_downloads(self) -> None:
+        self._downloads_released.set()
+
+    @property
+    def downloads_in_flight(self) -> int:
+        with self._lock:
+            return self._downloads_in_flight
+
     def make_missing(self, bucket: str, path: str) -> None:
         """Downloads of this object answer "not found" even if it is stored."""
         with self._lock:
@@ -164,10 +193,13 @@ class FakeSupabaseStorage:
             stored = _uploaded_object(body, content_type)
             content_type = stored.content_type
         with self._lock:
-            self._requests.append(RecordedRequest(method, path, content_type, upsert))
+            self._requests.append(RecordedRequest(method, path, content_type, upsert, headers))
             failure = self._failures.pop(0) if self._failures else None
+            redirect = self._redirects.pop(0) if self._redirects else None
         if self.latency:
             time.sleep(self.latency)
+        if redirect is not None:
+            return _Reply(307, b"", "text/plain", (("Location", f"{redirect}{raw_path}"),))
         if failure is not None:
             status, failure_body = failure
             if failure_body is not None:
@@ -179,9 +211,11 @@ class FakeSupabaseStorage:
             return _error(403, "403", "Unauthorized", "invalid signature")
         if not path.startswith(_OBJECT_PREFIX):
             return _error(404, "404", "Not Found", f"Route {method}:{path} not found")
+        if method == "GET" and path.startswith(_INFO_PREFIX):
+            return self._info(path.removeprefix(_INFO_PREFIX))
         key = path.removeprefix(_OBJECT_PREFIX)
         if method == "GET":
-            return self._download(key)
+            return self._held_download(key)
         if method == "DELETE":
             return self._remove(key, body)
         if stored is not None:
@@ -193,13 +227,34 @@ class FakeSupabaseStorage:
             headers.get("authorization") == f"Bearer {self.service_key}" and headers.get("apikey") == self.service_key
         )
 
-    def _download(self, key: str) -> _Reply:
+    def _found(self, key: str) -> StoredObject | None:
         bucket, _, path = key.partition("/")
         with self._lock:
-            stored = None if (bucket, path) in self._missing else self._objects.get((bucket, path))
+            return None if (bucket, path) in self._missing else self._objects.get((bucket, path))
+
+    def _held_download(self, key: str) -> _Reply:
+        with self._lock:
+            self._downloads_in_flight += 1
+        try:
+            self._downloads_released.wait(HOLD_LIMIT_SECONDS)
+            return self._download(key)
+        finally:
+            with self._lock:
+                self._downloads_in_flight -= 1
+
+    def _download(self, key: str) -> _Reply:
+        stored = self._found(key)
         if stored is None:
             return _not_found()
         return _Reply(200, stored.data, stored.content_type)
+
+    def _info(self, key: str) -> _Reply:
+        stored = self._found(key)
+        if stored is None:
+            return _not_found()
+        bucket, _, path = key.partition("/")
+        details = {"name": path, "bucket_id": bucket, "size": len(stored.data), "content_type": stored.content_type}
+        return _Reply(200, json.dumps(details).encode())
 
     def _store(self, key: str, stored: StoredObject, *, overwrite: bool) -> _Reply:
         bucket, _, path = key.partition("/")
@@ -264,6 +319,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
             self.send_header("Content-Length", str(len(reply.body)))
+            for name, value in reply.headers:
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(reply.body)
         except ConnectionError:

@@ -10,10 +10,7 @@ from __future__ import annotations
 import threading
 from urllib.parse import unquote, urlsplit
 
-from tests.fakes.storage_server import FakeSupabaseStorage, _Reply
-
-HOLD_LIMIT_SECONDS = 60.0
-"""A forgotten hold must not keep a handler thread forever."""
+from tests.fakes.storage_server import HOLD_LIMIT_SECONDS, FakeSupabaseStorage, _Reply
 
 
 class HoldingStorage(FakeSupabaseStorage):

@@ -430,3 +430,50 @@ def test_fake_refuses_create_over_existing_object_without_upsert(fake: FakeSupab
     )
     assert response.json()["statusCode"] == "409"
     assert fake.get_object(BUCKET, "uploads/a.webp") == b"old"
+
+
+@pytest.mark.asyncio
+async def test_supabase_redirect_to_another_host_is_refused_and_the_key_stays_home(
+    fake: FakeSupabaseStorage, supabase: SupabaseStorage
+) -> None:
+    with FakeSupabaseStorage(service_key=KEY) as elsewhere:
+        elsewhere.put_object(BUCKET, "uploads/a.webp", WEBP)
+        fake.redirect_next(1, to=elsewhere.url)
+        with pytest.raises(StorageUnavailable) as caught:
+            await supabase.download("uploads/a.webp")
+        keys_sent_there = [request.headers.get("apikey") for request in elsewhere.requests]
+    assert keys_sent_there == [], "the other host never saw the request, nor the key"
+    assert "redirected to another host" in str(caught.value)
+    assert KEY not in _full_error_text(caught.value)
+
+
+@pytest.mark.asyncio
+async def test_supabase_redirect_within_the_project_is_followed(
+    fake: FakeSupabaseStorage, supabase: SupabaseStorage
+) -> None:
+    fake.put_object(BUCKET, "uploads/a.webp", WEBP)
+    fake.redirect_next(1, to=fake.url)
+    assert await supabase.download("uploads/a.webp") == WEBP
+    assert [request.headers.get("apikey") for request in fake.requests] == [KEY, KEY]
+
+
+@pytest.mark.asyncio
+async def test_supabase_size_reads_the_details_not_the_object(
+    fake: FakeSupabaseStorage, supabase: SupabaseStorage
+) -> None:
+    fake.put_object(BUCKET, "generated-images/user-1/a.webp", WEBP)
+    assert await supabase.size("generated-images/user-1/a.webp") == len(WEBP)
+    assert await supabase.size("generated-images/user-1/none.webp") is None
+    assert [(r.method, r.path) for r in fake.requests] == [
+        ("GET", "/storage/v1/object/info/attachments/generated-images/user-1/a.webp"),
+        ("GET", "/storage/v1/object/info/attachments/generated-images/user-1/none.webp"),
+    ]
+
+
+@pytest.mark.asyncio
+async def test_local_size_of_an_object_and_of_a_missing_one(tmp_path: Path) -> None:
+    storage = LocalFolderStorage(tmp_path, BUCKET)
+    await storage.upload("uploads/a.webp", WEBP, content_type="image/webp")
+    assert await storage.size("uploads/a.webp") == len(WEBP)
+    assert await storage.size("uploads/none.webp") is None
+    assert await storage.size("uploads") is None, "a folder is no object"

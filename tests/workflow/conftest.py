@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from quel.settings import Settings
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.storage_server import FakeSupabaseStorage
-from tests.support.remote import STORAGE_KEY, with_fakes
-
-
-@pytest.fixture
-def fake_storage() -> Iterator[FakeSupabaseStorage]:
-    with FakeSupabaseStorage(service_key=STORAGE_KEY) as server:
-        yield server
+from tests.support.remote import with_fakes
 
 
 @pytest.fixture
