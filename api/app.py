@@ -196,6 +196,7 @@ async def submit_modify(body: ModifyRequest, ctx: Context, who: Authenticated) -
         submitted = await submit_modify_job(
             submission,
             store=ctx.store,
+            jobs=ctx.resources.store,
             client=ctx.client,
             redis_client=ctx.resources.redis,
             price=settings.image_per_price,

@@ -127,7 +127,7 @@ async def raw_starts(stack: Stack, job_ids: list[str], *, task_queue: str, concu
 
     async def lane() -> None:
         for job_id in pending:  # one iterator shared by the lanes: each id is started once
-            result = await start_job_workflow(stack.temporal, job_id, task_queue=task_queue)
+            result = await start_job_workflow(stack.temporal, job_id, task_queue=task_queue, headline=None)
             assert result is StartResult.STARTED, job_id
 
     began = _clock()
@@ -150,7 +150,7 @@ async def measure(stack: Stack, *, ids: int, rounds: int, concurrency: int) -> S
     bridge = QueueBridge(
         redis_client=stack.redis,
         temporal=stack.temporal,
-        job_exists=JobStore(stack.pool).exists,
+        read_job=JobStore(stack.pool).headline,
         queue=queue,
         task_queue=task_queue,
         bridge_id="bench",

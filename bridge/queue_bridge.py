@@ -33,6 +33,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from bridge.processing_lists import ProcessingLists, Raw
+from clients.job_store import JobHeadline
 from operations.start import StartResult, start_job_workflow
 
 log = logging.getLogger("quel.bridge")
@@ -58,6 +59,7 @@ class Poison:
 class _Taken:
     raw: Raw
     job_id: str
+    headline: JobHeadline
 
 
 _Handled = tuple[Raw, StartResult | Poison]
@@ -69,7 +71,7 @@ class QueueBridge:
         *,
         redis_client: redis.Redis,
         temporal: Client,
-        job_exists: Callable[[str], Awaitable[bool]],
+        read_job: Callable[[str], Awaitable[JobHeadline | None]],
         queue: str,
         task_queue: str,
         bridge_id: str,
@@ -81,7 +83,7 @@ class QueueBridge:
         self._redis = redis_client
         self._lists = ProcessingLists(redis_client, queue)
         self._temporal = temporal
-        self._job_exists = job_exists
+        self._read_job = read_job
         self._task_queue = task_queue
         self._concurrency = concurrency
         self._counters_log_seconds = counters_log_seconds
@@ -167,7 +169,7 @@ class QueueBridge:
                 if isinstance(decision, Poison):
                     self._handled.put_nowait((raw, decision))
                 else:
-                    self._ready.put_nowait(_Taken(raw, decision))
+                    self._ready.put_nowait(_Taken(raw, *decision))
 
     async def _take(self, room: int) -> list[Raw]:
         taken = await self._lists.take(self.processing_list, room)
@@ -181,12 +183,21 @@ class QueueBridge:
         except _UNREACHABLE:
             return [first]  # `first` is already ours: never retry the take without it
 
-    async def _decide(self, batch: Sequence[Raw]) -> list[str | Poison]:
+    async def _decide(self, batch: Sequence[Raw]) -> list[tuple[str, JobHeadline] | Poison]:
+        """Each id with what names its job (its workflow's summary), or why it can never start."""
         decided = [_job_id(raw) for raw in batch]
         job_ids = [decision for decision in decided if isinstance(decision, str)]
-        exists = dict(zip(job_ids, await asyncio.gather(*map(self._job_exists, job_ids)), strict=True))
+        rows = dict(zip(job_ids, await asyncio.gather(*map(self._read_job, job_ids)), strict=True))
         missing = Poison("no quel_production_jobs row")
-        return [decision if isinstance(decision, Poison) or exists[decision] else missing for decision in decided]
+        found: list[tuple[str, JobHeadline] | Poison] = []
+        for decision in decided:
+            if isinstance(decision, Poison):
+                found.append(decision)
+            elif (headline := rows[decision]) is None:
+                found.append(missing)
+            else:
+                found.append((decision, headline))
+        return found
 
     async def _starter(self, stop: asyncio.Event) -> None:
         while (taken := await self._ready.get()) is not None:
@@ -195,7 +206,9 @@ class QueueBridge:
             if stop.is_set():
                 self._not_started.append(taken.raw)
                 continue
-            start = functools.partial(start_job_workflow, self._temporal, taken.job_id, task_queue=self._task_queue)
+            start = functools.partial(
+                start_job_workflow, self._temporal, taken.job_id, task_queue=self._task_queue, headline=taken.headline
+            )
             result = await retry_while_unreachable(start, stop)
             if result is not None:  # None: stopping while Temporal is down; re-driven next start
                 self.counters[result.value] += 1

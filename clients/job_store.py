@@ -49,6 +49,17 @@ class ClaimResult:
 
 
 @dataclass(frozen=True)
+class JobHeadline:
+    """What names a job for people: its workflow's summary in the Temporal UI."""
+
+    production_path: str | None
+    job_type: str
+    total_images: int
+    org_name: str | None
+    member_name: str | None
+
+
+@dataclass(frozen=True)
 class AttachRow:
     attach_id: int
     attach_file_path: str | None
@@ -132,10 +143,20 @@ class JobStore:
         )
         return None if record is None else _row_to_job(record)
 
-    async def exists(self, job_id: str) -> bool:
-        return bool(
-            await self._pool.fetchval("SELECT 1 FROM quel_production_jobs WHERE job_id = $1", _job_uuid(job_id))
+    async def headline(self, job_id: str) -> JobHeadline | None:
+        """What names the job for people; None when it has no row (or cannot have one)."""
+        if not is_job_id(job_id):
+            return None
+        record = await self._pool.fetchrow(
+            """SELECT j.quel_production_path AS production_path, j.job_type, j.total_images,
+                      o.org_name, m.quel_name AS member_name
+               FROM quel_production_jobs j
+               LEFT JOIN quel_organization o ON o.org_id = j.org_id
+               LEFT JOIN quel_member m ON m.quel_member_id = j.quel_member_id
+               WHERE j.job_id = $1""",
+            uuid.UUID(job_id),
         )
+        return None if record is None else JobHeadline(**dict(record))
 
     async def find_payer(self, row: JobRow, user_id: str | None) -> Payer:
         member_id = row.quel_member_id or user_id

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import redis.asyncio as redis
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 from pydantic.alias_generators import to_camel
@@ -18,6 +19,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from clients.api_store import ApiStore, ModifyOrder
+from clients.job_store import JobStore
 from clients.storage_paths import UnusablePath, validate_storage_path
 from domain.errors import InvalidJobInput
 from domain.generation.images import PNG, sniff_mime
@@ -104,6 +106,7 @@ async def submit_modify_job(
     submission: ModifySubmission,
     *,
     store: ApiStore,
+    jobs: JobStore,
     client: Client,
     redis_client: redis.Redis,
     price: int,
@@ -112,7 +115,7 @@ async def submit_modify_job(
 ) -> SubmittedJob:
     """Prepays and stores the job, then starts its workflow (workflow id = job id). The job is paid
     for once committed, so a start that fails puts the id on the producer's queue instead: the bridge
-    starts it when Temporal is back."""
+    starts it when Temporal (or the database, for the summary) is back."""
     order = ModifyOrder(
         member_id=submission.user_id,
         attach_id=submission.attach_id,
@@ -123,8 +126,9 @@ async def submit_modify_job(
     )
     prepaid = await store.submit_modify(order, price=price)
     try:
-        await start_job_workflow(client, prepaid.job_id, task_queue=task_queue)
-    except (RPCError, OSError):
+        headline = await jobs.headline(prepaid.job_id)
+        await start_job_workflow(client, prepaid.job_id, task_queue=task_queue, headline=headline)
+    except (RPCError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
         await push_like_the_producer(redis_client, queue, prepaid.job_id)
     return SubmittedJob(prepaid.job_id, prepaid.production_id, submission.quantity)
 

@@ -9,7 +9,10 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from clients.job_store import JobHeadline
 from workflows.production_job import ProductionJobWorkflow
+
+_NAME_LIMIT = 40
 
 
 class StartResult(StrEnum):
@@ -17,7 +20,30 @@ class StartResult(StrEnum):
     DUPLICATE = "duplicate"
 
 
-async def start_job_workflow(client: Client, job_id: str, *, task_queue: str) -> StartResult:
+def job_summary(job_id: str, headline: JobHeadline | None) -> str:
+    """The workflow's summary in the Temporal UI: `fashion · single_batch · 4 images · org Acme`."""
+    if headline is None:
+        return f"job {job_id[:8]} · no job row when it was started"
+    images = "1 image" if headline.total_images == 1 else f"{headline.total_images} images"
+    payer = (
+        f"org {_cut(headline.org_name)}"
+        if headline.org_name
+        else f"member {_cut(headline.member_name)}"
+        if headline.member_name
+        else None
+    )
+    return " · ".join(part for part in (headline.production_path, headline.job_type, images, payer) if part)
+
+
+def _cut(name: str) -> str:
+    return name if len(name) <= _NAME_LIMIT else name[: _NAME_LIMIT - 1] + "…"
+
+
+async def start_job_workflow(
+    client: Client, job_id: str, *, task_queue: str, headline: JobHeadline | None
+) -> StartResult:
+    """`headline`: what names the job (`JobStore.headline`), read by the caller from the job row; None (no
+    row) still starts, with a plain summary."""
     try:
         await client.start_workflow(
             ProductionJobWorkflow.run,
@@ -26,6 +52,7 @@ async def start_job_workflow(client: Client, job_id: str, *, task_queue: str) ->
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            static_summary=job_summary(job_id, headline),
         )
     except WorkflowAlreadyStartedError:
         return StartResult.DUPLICATE

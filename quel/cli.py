@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from temporalio.runtime import Runtime
 
     from bridge.queue_bridge import QueueBridge
+    from clients.job_store import JobHeadline
     from quel.resources import Resources
     from quel.settings import Settings
 
@@ -109,7 +110,7 @@ def _bridge(settings: Settings, resources: Resources, client: Client) -> QueueBr
     return QueueBridge(
         redis_client=resources.redis,
         temporal=client,
-        job_exists=resources.store.exists,
+        read_job=resources.store.headline,
         queue=settings.redis_queue,
         task_queue=settings.temporal_task_queue,
         bridge_id=settings.bridge_id or f"{socket.gethostname()}-{os.getpid()}",
@@ -368,7 +369,10 @@ def enqueue(
             from quel.temporal_client import connect
 
             client = await connect(settings)
-            result = await start_job_workflow(client, job_id, task_queue=settings.temporal_task_queue)
+            headline = await _headline(settings, job_id)
+            result = await start_job_workflow(
+                client, job_id, task_queue=settings.temporal_task_queue, headline=headline
+            )
             _console().print(f"{job_id}: {result.value}")
             return
         import redis.asyncio as redis
@@ -383,6 +387,20 @@ def enqueue(
         _console().print(f"{job_id}: pushed on '{settings.redis_queue}' (queue length {length})")
 
     _run(main, settings)
+
+
+async def _headline(settings: Settings, job_id: str) -> JobHeadline | None:
+    """What names the job for the workflow's summary in the UI; without DATABASE_URL, a plain one."""
+    if settings.database_url is None:
+        return None
+    from clients.job_store import JobStore
+    from clients.postgres import create_pool
+
+    pool = await create_pool(settings.database_url.get_secret_value(), max_size=1)
+    try:
+        return await JobStore(pool).headline(job_id)
+    finally:
+        await pool.close()
 
 
 @app.command(name="status")

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.output_keys import OutputIdentity
     from domain.plan import Category, JobKind, JobPlan, SlotPlan, StagePlan
     from workflows import search_attributes as sa
+    from workflows import summaries
     from workflows.progress import JobProgress, JobResult
 
 DATABASE_STEPS_LOCAL = "database-steps-local"
@@ -137,18 +138,19 @@ class ProductionJobWorkflow:
         return self._result()
 
     async def _start(self, job_id: str) -> StartedJob:
-        return await self._database_step(JobActivities.start_job, job_id)
+        return await self._database_step(JobActivities.start_job, job_id, summary=summaries.CLAIM)
 
     async def _database_step(
-        self, step: Callable[[JobActivities, Argument], Awaitable[Returned]], argument: Argument
+        self, step: Callable[[JobActivities, Argument], Awaitable[Returned]], argument: Argument, *, summary: str
     ) -> Returned:
-        """A step against our own database or bucket: short, idempotent, on this worker."""
+        """A step against our own database or bucket: short, idempotent, on this worker. `summary`
+        names it in the UI's timeline."""
         if self._database_steps_local:
             return await workflow.execute_local_activity_method(
-                step, argument, start_to_close_timeout=DATABASE_TIMEOUT, retry_policy=DATABASE_RETRY
+                step, argument, start_to_close_timeout=DATABASE_TIMEOUT, retry_policy=DATABASE_RETRY, summary=summary
             )
         return await workflow.execute_activity_method(
-            step, argument, start_to_close_timeout=DATABASE_TIMEOUT, retry_policy=DATABASE_RETRY
+            step, argument, start_to_close_timeout=DATABASE_TIMEOUT, retry_policy=DATABASE_RETRY, summary=summary
         )
 
     def _tag(self, started: StartedJob) -> None:
@@ -179,7 +181,9 @@ class ProductionJobWorkflow:
         where = {"job_id": self._progress.job_id, "stage": stage.index, "images": len(stage.slots)}
         workflow.logger.info("stage start", extra={"event_name": "stage start", **where})
         if started.plan.kind is JobKind.MODIFY:
-            references = await self._database_step(JobActivities.prepare_modify_inputs, self._progress.job_id)
+            references = await self._database_step(
+                JobActivities.prepare_modify_inputs, self._progress.job_id, summary=summaries.PREPARE_MODIFY
+            )
             slot_inputs: dict[int | None, list[ReferenceInput]] = {}
         else:
             references, slot_inputs = await self._resolve_stage_inputs(started.plan, stage)
@@ -204,7 +208,9 @@ class ProductionJobWorkflow:
         if not wanted:
             return [], {}
         resolved = await self._database_step(
-            JobActivities.resolve_inputs, ResolveInputsRequest(job_id=self._progress.job_id, attach_ids=wanted)
+            JobActivities.resolve_inputs,
+            ResolveInputsRequest(job_id=self._progress.job_id, attach_ids=wanted),
+            summary=summaries.resolve_inputs(stage, len(plan.stages)),
         )
         paths = {item.attach_id: item.path for item in resolved.inputs}
         references = [
@@ -262,6 +268,7 @@ class ProductionJobWorkflow:
             heartbeat_timeout=GENERATE_HEARTBEAT_TIMEOUT,
             retry_policy=GENERATE_RETRY,
             priority=Priority(fairness_key=started.payer.account_id if started.payer else None),
+            summary=summaries.generate_image(stage, len(started.plan.stages), slot, number),
         )
         try:
             output = await generation
@@ -281,7 +288,11 @@ class ProductionJobWorkflow:
             link_to_production=modify,
         )
         try:
-            attach_id = await self._database_step(JobActivities.record_output, record)
+            attach_id = await self._database_step(
+                JobActivities.record_output,
+                record,
+                summary=summaries.record_output(stage, len(started.plan.stages), number),
+            )
         except (ActivityError, ApplicationError) as error:
             # A slot task's exception would otherwise go unseen: the stage only waits for it.
             failure = _job_level_failure(error)
@@ -328,7 +339,7 @@ class ProductionJobWorkflow:
         not yet started never call the generator and replies that arrive are discarded; the
         images already produced are recorded before the job ends."""
         self._cancel_seen = self._cancel_requested = True
-        await self._database_step(JobActivities.request_cancel, self._progress.job_id)
+        await self._database_step(JobActivities.request_cancel, self._progress.job_id, summary=summaries.REQUEST_CANCEL)
         await self._drain_slots()
 
     async def _drain_slots(self) -> None:
@@ -355,7 +366,9 @@ class ProductionJobWorkflow:
 
     async def _finish(self, outcome: Outcome) -> None:
         await self._database_step(
-            JobActivities.finish_job, FinishJobRequest(job_id=self._progress.job_id, outcome=outcome)
+            JobActivities.finish_job,
+            FinishJobRequest(job_id=self._progress.job_id, outcome=outcome),
+            summary=summaries.finish(outcome, self._progress.completed_images, self._progress.total_images),
         )
         self._progress.failed_images = outcome.failed_images
         self._set_status(outcome.status.value, error=outcome.error_message)

@@ -62,6 +62,9 @@ async def test_submitted_job_completes_prepaid_once_and_refunds_a_blocked_image(
     # A second finish (a retried or replayed final step) gives nothing more back.
     assert await stack.resources.store.refund_unproduced(body["jobId"]) is None
     assert len(await stack.ledger(body["productionId"])) == 2
+    # Started with the summary of its row, as every way in starts a job.
+    summary = await (await stack.client.get_workflow_handle(body["jobId"]).describe()).static_summary()
+    assert summary is not None and "simple_general · 3 images" in summary
 
 
 async def test_the_active_organisation_pays_when_it_covers_the_job(
@@ -93,7 +96,8 @@ async def test_a_job_prepaid_by_the_go_endpoint_is_never_refunded(stack: ApiStac
     stack.gemini.script(safety())
     before = await stack.resources.pool.fetchval("SELECT count(*) FROM quel_credits")
 
-    await start_job_workflow(stack.client, job_id, task_queue=stack.settings.temporal_task_queue)
+    headline = await stack.resources.store.headline(job_id)
+    await start_job_workflow(stack.client, job_id, task_queue=stack.settings.temporal_task_queue, headline=headline)
     await stack.result(job_id)
 
     row = await stack.job_row(job_id)

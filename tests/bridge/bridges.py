@@ -48,7 +48,7 @@ class InProcessBridges:
         bridge = QueueBridge(
             redis_client=self._resources.redis,
             temporal=temporal or self._client,
-            job_exists=self._resources.store.exists,
+            read_job=self._resources.store.headline,
             queue=self._settings.redis_queue,
             task_queue=self._settings.temporal_task_queue,
             bridge_id=bridge_id or f"test-{uuid.uuid4().hex[:8]}",

@@ -1,7 +1,7 @@
 """Pending `quel_production_jobs` rows in bulk, as the producer leaves them before its LPUSH.
 
-The bridge only asks whether a row exists, so one production and the columns the schema
-requires are enough; the workflow never runs on these rows.
+The bridge only reads whether a row exists and what names it, so one production and the columns
+the schema requires are enough; the workflow never runs on these rows.
 """
 
 from __future__ import annotations

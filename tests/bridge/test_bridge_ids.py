@@ -74,6 +74,19 @@ async def test_an_id_spelled_another_way_is_the_same_job(
     assert bridge.counters["started"] == 1
 
 
+async def test_the_bridge_starts_a_job_with_the_summary_of_its_row(
+    client: Client, settings: Settings, redis_client: redis.Redis, resources: Resources, bridges: InProcessBridges
+) -> None:
+    [job_id] = new_job_ids(1)
+    await insert_pending_jobs(resources.pool, [job_id])
+    bridge = bridges.start()
+    await redis_client.lpush("jobs:queue", job_id)
+    await eventually(counted(bridge, "started", 1), timeout=10, what="started")
+
+    description = await client.get_workflow_handle(job_id).describe()
+    assert await description.static_summary() == "single_batch · 1 image"
+
+
 async def test_poison_ids_are_dead_lettered_once_with_the_popped_value_and_logged(
     client: Client,
     settings: Settings,

@@ -67,7 +67,7 @@ async def test_bridge_rides_out_a_redis_restart(
     bridge = QueueBridge(
         redis_client=connection,
         temporal=client,
-        job_exists=resources.store.exists,
+        read_job=resources.store.headline,
         queue="jobs:queue",
         task_queue=settings.temporal_task_queue,
         bridge_id="through-a-redis-restart",

@@ -129,3 +129,18 @@ async def test_cancel_before_the_workflow_starts_leaves_the_legacy_flag(
 
     assert outcome.result is CancelResult.NOT_STARTED
     assert await redis_client.get(flag_key(job_id)) == b"true"
+
+
+async def test_enqueue_direct_starts_the_job_with_the_summary_of_its_row(
+    temporal_env: WorkflowEnvironment, settings: Settings, tmp_path: Path
+) -> None:
+    async with harness(temporal_env.client, settings, workers=False) as h:
+        async with h.db.acquire() as connection:
+            job_id = await seed_job(connection, "pipeline_stage.cinema")
+        run = await run_quel("enqueue", "--direct", job_id, env=quel_env(settings, temporal_env), cwd=tmp_path)
+        handle = temporal_env.client.get_workflow_handle(job_id)
+        summary = await (await handle.describe()).static_summary()
+        await handle.terminate("test finished")
+
+    assert run.returncode == 0, run.stderr
+    assert summary == "cinema · pipeline_stage · 3 images · member Mina Park"

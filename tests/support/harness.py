@@ -39,7 +39,8 @@ class Harness:
         return self.resources.pool
 
     async def start(self, job_id: str) -> WorkflowHandle[Any, Any]:
-        await start_job_workflow(self.client, job_id, task_queue=self.settings.temporal_task_queue)
+        headline = await self.resources.store.headline(job_id)
+        await start_job_workflow(self.client, job_id, task_queue=self.settings.temporal_task_queue, headline=headline)
         return self.client.get_workflow_handle_for(ProductionJobWorkflow.run, job_id)
 
     async def job_row(self, job_id: str) -> asyncpg.Record:

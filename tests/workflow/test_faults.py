@@ -4,6 +4,7 @@ nothing is charged for an image that was not produced."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from typing import Any
 
@@ -250,10 +251,12 @@ async def test_starting_the_same_job_twice_makes_one_set_of_images(
 ) -> None:
     async with harness(client, remote_settings) as h:
         job_id = await job(h, "single_batch.eats")
-        first = await start_job_workflow(client, job_id, task_queue=remote_settings.temporal_task_queue)
-        again = await start_job_workflow(client, job_id, task_queue=remote_settings.temporal_task_queue)
+        start = functools.partial(
+            start_job_workflow, client, job_id, task_queue=remote_settings.temporal_task_queue, headline=None
+        )
+        first, again = await start(), await start()
         await client.get_workflow_handle(job_id).result()
-        after = await start_job_workflow(client, job_id, task_queue=remote_settings.temporal_task_queue)
+        after = await start()
         assert (first, again, after) == (StartResult.STARTED, StartResult.DUPLICATE, StartResult.DUPLICATE)
         row = await h.job_row(job_id)
         assert row["completed_images"] == 2
