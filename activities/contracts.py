@@ -44,6 +44,8 @@ class StartedJob:
     price: int = 0
     """Credits per produced image, fixed when the job starts."""
     image_task_queue: str = ""
+    priority: int | None = None
+    """Temporal priority key of the job's images (D13); None in runs started before it was set."""
     failure: str | None = None
     """Why the claimed job cannot run (invalid input, no payer, not enough credits)."""
     failure_type: str | None = None

@@ -28,6 +28,7 @@ from domain.job_input import build_plan
 from domain.modify_sources import modify_sources, storage_path_from_public_url
 from domain.output_keys import OutputIdentity
 from domain.plan import Category, JobKind
+from domain.priority import JobPriorities
 
 MODIFY_INPUTS_PREFIX = "modify-inputs"
 
@@ -42,6 +43,7 @@ class JobActivities:
         price: int,
         image_task_queue: str,
         storage_host: str | None,
+        priorities: JobPriorities,
     ) -> None:
         self._store = store
         self._storage = storage
@@ -49,6 +51,7 @@ class JobActivities:
         self._price = price
         self._image_task_queue = image_task_queue
         self._storage_host = storage_host
+        self._priorities = priorities
 
     @activity.defn
     async def start_job(self, job_id: str) -> StartedJob:
@@ -95,6 +98,7 @@ class JobActivities:
             owner=row.quel_member_id or plan.user_id,
             price=self._price,
             image_task_queue=self._image_task_queue,
+            priority=self._priorities.key(interactive=prepaid),
         )
 
     @activity.defn

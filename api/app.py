@@ -202,6 +202,8 @@ async def submit_modify(body: ModifyRequest, ctx: Context, who: Authenticated) -
             price=settings.image_per_price,
             task_queue=settings.temporal_task_queue,
             queue=settings.redis_queue,
+            # A person waits in the editor (D13); the bridge gives the same priority to a job it starts.
+            priority=settings.priorities.interactive,
         )
     except (InvalidSubmission, UnknownMember, UnknownAttachment) as error:
         raise ApiError(400, str(error)) from None

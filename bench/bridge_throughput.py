@@ -37,6 +37,7 @@ from bench.common import local_stack
 from bridge.queue_bridge import DEFAULT_CONCURRENCY, QueueBridge
 from clients.job_store import JobStore
 from clients.postgres import create_pool
+from domain.priority import JobPriorities
 from operations.start import StartResult, start_job_workflow
 from quel.logging_setup import configure_logging
 from tests.bridge.job_rows import insert_pending_jobs, new_job_ids
@@ -151,6 +152,7 @@ async def measure(stack: Stack, *, ids: int, rounds: int, concurrency: int) -> S
         redis_client=stack.redis,
         temporal=stack.temporal,
         read_job=JobStore(stack.pool).headline,
+        priorities=JobPriorities(),
         queue=queue,
         task_queue=task_queue,
         bridge_id="bench",

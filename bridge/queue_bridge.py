@@ -34,6 +34,7 @@ from temporalio.service import RPCError
 
 from bridge.processing_lists import ProcessingLists, Raw
 from clients.job_store import JobHeadline
+from domain.priority import JobPriorities
 from operations.start import StartResult, start_job_workflow
 
 log = logging.getLogger("quel.bridge")
@@ -72,18 +73,22 @@ class QueueBridge:
         redis_client: redis.Redis,
         temporal: Client,
         read_job: Callable[[str], Awaitable[JobHeadline | None]],
+        priorities: JobPriorities,
         queue: str,
         task_queue: str,
         bridge_id: str,
         concurrency: int = DEFAULT_CONCURRENCY,
         counters_log_seconds: float = COUNTERS_LOG_SECONDS,
     ) -> None:
+        """`job_interactive` reads the job's row: None when there is none (a dead letter), else
+        whether a person waits for it, which sets its workflow's priority (D13)."""
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self._redis = redis_client
         self._lists = ProcessingLists(redis_client, queue)
         self._temporal = temporal
         self._read_job = read_job
+        self._priorities = priorities
         self._task_queue = task_queue
         self._concurrency = concurrency
         self._counters_log_seconds = counters_log_seconds
@@ -207,7 +212,12 @@ class QueueBridge:
                 self._not_started.append(taken.raw)
                 continue
             start = functools.partial(
-                start_job_workflow, self._temporal, taken.job_id, task_queue=self._task_queue, headline=taken.headline
+                start_job_workflow,
+                self._temporal,
+                taken.job_id,
+                task_queue=self._task_queue,
+                headline=taken.headline,
+                priority=self._priorities.key(interactive=taken.headline.interactive),
             )
             result = await retry_while_unreachable(start, stop)
             if result is not None:  # None: stopping while Temporal is down; re-driven next start

@@ -33,7 +33,7 @@ from domain.credits import (
 )
 from domain.errors import InvalidJobInput, NoPayer
 from domain.job_ids import is_job_id
-from domain.job_input import JobRow
+from domain.job_input import JobRow, is_modify
 from domain.outcome import JobStatus, Outcome
 from domain.output_keys import OutputIdentity
 
@@ -57,6 +57,8 @@ class JobHeadline:
     total_images: int
     org_name: str | None
     member_name: str | None
+    interactive: bool = False
+    """A person waits for the job (modify / in-paint, D13): it runs at the interactive priority."""
 
 
 @dataclass(frozen=True)
@@ -149,14 +151,19 @@ class JobStore:
             return None
         record = await self._pool.fetchrow(
             """SELECT j.quel_production_path AS production_path, j.job_type, j.total_images,
-                      o.org_name, m.quel_name AS member_name
+                      o.org_name, m.quel_name AS member_name, j.job_input_data ? 'maskDataUrl' AS has_mask
                FROM quel_production_jobs j
                LEFT JOIN quel_organization o ON o.org_id = j.org_id
                LEFT JOIN quel_member m ON m.quel_member_id = j.quel_member_id
                WHERE j.job_id = $1""",
             uuid.UUID(job_id),
         )
-        return None if record is None else JobHeadline(**dict(record))
+        if record is None:
+            return None
+        found = dict(record)
+        # Two values, not the input: an in-paint job's input holds its mask inline.
+        interactive = is_modify(found["job_type"], has_mask=bool(found.pop("has_mask")))
+        return JobHeadline(**found, interactive=interactive)
 
     async def find_payer(self, row: JobRow, user_id: str | None) -> Payer:
         member_id = row.quel_member_id or user_id

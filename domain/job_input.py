@@ -87,9 +87,13 @@ def build_plan(row: JobRow) -> JobPlan:
     )
 
 
+def is_modify(job_type: str, *, has_mask: bool) -> bool:
+    """Modify jobs are stored as simple_general (DB check constraint), so the mask decides."""
+    return job_type == JobKind.MODIFY or has_mask
+
+
 def _route(job_type: str, data: dict[str, Any]) -> JobKind:
-    # Modify jobs are stored as simple_general (DB check constraint), so the key decides.
-    if job_type == JobKind.MODIFY or "maskDataUrl" in data:
+    if is_modify(job_type, has_mask="maskDataUrl" in data):
         return JobKind.MODIFY
     try:
         return JobKind(job_type)

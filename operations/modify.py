@@ -112,6 +112,7 @@ async def submit_modify_job(
     price: int,
     task_queue: str,
     queue: str,
+    priority: int,
 ) -> SubmittedJob:
     """Prepays and stores the job, then starts its workflow (workflow id = job id). The job is paid
     for once committed, so a start that fails puts the id on the producer's queue instead: the bridge
@@ -127,7 +128,7 @@ async def submit_modify_job(
     prepaid = await store.submit_modify(order, price=price)
     try:
         headline = await jobs.headline(prepaid.job_id)
-        await start_job_workflow(client, prepaid.job_id, task_queue=task_queue, headline=headline)
+        await start_job_workflow(client, prepaid.job_id, task_queue=task_queue, headline=headline, priority=priority)
     except (RPCError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
         await push_like_the_producer(redis_client, queue, prepaid.job_id)
     return SubmittedJob(prepaid.job_id, prepaid.production_id, submission.quantity)

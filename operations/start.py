@@ -6,7 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import Priority, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from clients.job_store import JobHeadline
@@ -40,10 +40,11 @@ def _cut(name: str) -> str:
 
 
 async def start_job_workflow(
-    client: Client, job_id: str, *, task_queue: str, headline: JobHeadline | None
+    client: Client, job_id: str, *, task_queue: str, headline: JobHeadline | None, priority: int | None = None
 ) -> StartResult:
     """`headline`: what names the job (`JobStore.headline`), read by the caller from the job row; None (no
-    row) still starts, with a plain summary."""
+    row) still starts, with a plain summary. `priority`: the workflow's Temporal priority key (D13), for its
+    workflow tasks; None is the server's default. Its image activities get theirs from the workflow itself."""
     try:
         await client.start_workflow(
             ProductionJobWorkflow.run,
@@ -53,6 +54,7 @@ async def start_job_workflow(
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             static_summary=job_summary(job_id, headline),
+            priority=Priority(priority_key=priority),
         )
     except WorkflowAlreadyStartedError:
         return StartResult.DUPLICATE

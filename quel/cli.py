@@ -111,6 +111,7 @@ def _bridge(settings: Settings, resources: Resources, client: Client) -> QueueBr
         redis_client=resources.redis,
         temporal=client,
         read_job=resources.store.headline,
+        priorities=settings.priorities,
         queue=settings.redis_queue,
         task_queue=settings.temporal_task_queue,
         bridge_id=settings.bridge_id or f"{socket.gethostname()}-{os.getpid()}",

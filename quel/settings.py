@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from domain.priority import JobPriorities
+
 
 class StorageBackend(StrEnum):
     LOCAL = "local"
@@ -73,10 +75,18 @@ class Settings(BaseSettings):
     gemini_model: str = Field("gemini-2.5-flash-image", min_length=1)
     gemini_base_url: str | None = None
     gemini_timeout_seconds: float = Field(120.0, gt=0)
+    gemini_max_calls_per_second: float | None = Field(None, gt=0)
+    """The Gemini project's quota (D13): the image task queue's rate limit, kept by the Temporal
+    server for every worker together. None: no limit beyond IMAGE_CONCURRENCY per worker."""
     offline_latency_seconds: float = Field(0.0, ge=0)
     """Offline generator only: pretend each picture takes this long (demos, benchmarks)."""
     image_generator: GeneratorBackend | None = None
     """Unset: `gemini` when GEMINI_API_KEY is set, else `offline`."""
+
+    priority_interactive: int = Field(1, ge=1, le=5)
+    """Temporal priority key of modify / in-paint jobs (D13): 1 is served first, 5 last."""
+    priority_batch: int = Field(3, ge=1, le=5)
+    """Temporal priority key of generation jobs."""
 
     image_per_price: int = Field(20, ge=0)
     metrics_port: int | None = Field(None, ge=1, le=65535)
@@ -113,6 +123,7 @@ class Settings(BaseSettings):
         "supabase_url",
         "gemini_base_url",
         "temporal_tls_server_name",
+        "gemini_max_calls_per_second",
         "supabase_storage_base_url",
         "api_auth",
         mode="before",
@@ -141,6 +152,10 @@ class Settings(BaseSettings):
         if self.api_auth is ApiAuth.SUPABASE_JWT and not (self.supabase_jwt_secret or self.supabase_url):
             raise ValueError("API_AUTH=supabase-jwt needs SUPABASE_JWT_SECRET or SUPABASE_URL (for its JWKS)")
         return self
+
+    @property
+    def priorities(self) -> JobPriorities:
+        return JobPriorities(interactive=self.priority_interactive, batch=self.priority_batch)
 
     @property
     def storage_base_url(self) -> str:

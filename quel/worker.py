@@ -52,6 +52,7 @@ async def running_workers(client: Client, settings: Settings, resources: Resourc
             price=settings.image_per_price,
             image_task_queue=settings.temporal_image_task_queue,
             storage_host=urlsplit(settings.supabase_url).hostname if settings.supabase_url else None,
+            priorities=settings.priorities,
         )
         images = ImageActivities(storage, generator, resources.cancel_flags, concurrency=settings.image_concurrency)
         # A stop (a deploy) lets a generator call in flight finish and its image be stored:
@@ -78,6 +79,7 @@ async def running_workers(client: Client, settings: Settings, resources: Resourc
             activities=[images.generate_image],
             max_concurrent_activities=images.max_activities,
             graceful_shutdown_timeout=grace,
+            max_task_queue_activities_per_second=settings.gemini_max_calls_per_second,
         )
         await stack.enter_async_context(main)
         await stack.enter_async_context(image)

@@ -267,7 +267,7 @@ class ProductionJobWorkflow:
             start_to_close_timeout=GENERATE_TIMEOUT,
             heartbeat_timeout=GENERATE_HEARTBEAT_TIMEOUT,
             retry_policy=GENERATE_RETRY,
-            priority=Priority(fairness_key=started.payer.account_id if started.payer else None),
+            priority=_image_priority(started),
             summary=summaries.generate_image(stage, len(started.plan.stages), slot, number),
         )
         try:
@@ -392,6 +392,13 @@ class ProductionJobWorkflow:
             attach_ids=list(self._progress.attach_ids),
             error_message=self._progress.error_message,
         )
+
+
+def _image_priority(started: StartedJob) -> Priority:
+    """Interactive jobs first, then in turn between payers (D13). A prepaid in-paint job has no
+    payer: its member paid for it and takes their turn."""
+    account = started.payer.account_id if started.payer else started.owner
+    return Priority(priority_key=started.priority, fairness_key=account)
 
 
 def _job_level_failure(error: ActivityError | ApplicationError) -> ApplicationError | None:

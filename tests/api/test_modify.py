@@ -38,6 +38,10 @@ async def test_submitted_job_completes_prepaid_once_and_refunds_a_blocked_image(
     }
     row = await stack.job_row(body["jobId"])
     assert (row["job_status"], row["completed_images"], row["failed_images"]) == ("completed", 2, 1)
+    described = await stack.client.get_workflow_handle(body["jobId"]).describe()
+    assert (
+        described.raw_description.workflow_execution_info.priority.priority_key == stack.settings.priority_interactive
+    )
     assert (row["job_type"], row["batch_index"], str(row["production_id"])) == (
         "simple_general",
         0,

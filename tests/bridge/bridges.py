@@ -49,6 +49,7 @@ class InProcessBridges:
             redis_client=self._resources.redis,
             temporal=temporal or self._client,
             read_job=self._resources.store.headline,
+            priorities=self._settings.priorities,
             queue=self._settings.redis_queue,
             task_queue=self._settings.temporal_task_queue,
             bridge_id=bridge_id or f"test-{uuid.uuid4().hex[:8]}",

@@ -87,6 +87,24 @@ async def test_the_bridge_starts_a_job_with_the_summary_of_its_row(
     assert await description.static_summary() == "single_batch · 1 image"
 
 
+async def test_in_paint_jobs_start_at_the_interactive_priority(
+    client: Client, settings: Settings, redis_client: redis.Redis, resources: Resources, bridges: InProcessBridges
+) -> None:
+    """D13: the workflow's own tasks are ordered too, not only its images."""
+    batch, in_paint = new_job_ids(2)
+    await insert_pending_jobs(resources.pool, [batch])
+    await insert_pending_jobs(resources.pool, [in_paint], job_input_data={"maskDataUrl": "data:image/png;base64,"})
+    bridge = bridges.start()
+    await redis_client.lpush("jobs:queue", batch, in_paint)
+    await eventually(counted(bridge, "started", 2), timeout=10, what="both started")
+
+    priorities = {}
+    for job_id in (batch, in_paint):
+        description = await client.get_workflow_handle(job_id).describe()
+        priorities[job_id] = description.raw_description.workflow_execution_info.priority.priority_key
+    assert priorities == {batch: settings.priority_batch, in_paint: settings.priority_interactive}
+
+
 async def test_poison_ids_are_dead_lettered_once_with_the_popped_value_and_logged(
     client: Client,
     settings: Settings,

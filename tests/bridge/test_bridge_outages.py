@@ -68,6 +68,7 @@ async def test_bridge_rides_out_a_redis_restart(
         redis_client=connection,
         temporal=client,
         read_job=resources.store.headline,
+        priorities=settings.priorities,
         queue="jobs:queue",
         task_queue=settings.temporal_task_queue,
         bridge_id="through-a-redis-restart",

@@ -1,29 +1,42 @@
-"""Dispatch between tenants on the image task queue (DECISIONS D13): fairness between payers."""
+"""Dispatch between tenants on the image task queue (DECISIONS D13): interactive jobs first, then
+in turn between payers."""
 
 from __future__ import annotations
 
 import asyncio
 
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.common.v1 import Priority
+from temporalio.api.enums.v1 import EventType, RateLimitSource, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, DescribeTaskQueueResponse
 from temporalio.client import Client, WorkflowHandle
 
+from quel.resources import open_resources
 from quel.settings import Settings
+from quel.worker import running_workers
 from tests.fakes.gemini_server import FakeGemini
 from tests.support.harness import Harness, harness
-from tests.support.seed import seed_job
+from tests.support.seed import MEMBER_ID, ORG_ID, seed_job
 
 BIG = 12
 SMALL = 4
+HELD = 2
+"""Images the worker holds while the first call is held: one in the call, one prepared ahead."""
 
 
-async def scheduled_images(handle: WorkflowHandle[object, object]) -> int:
+async def image_priorities(handle: WorkflowHandle[object, object]) -> list[Priority]:
+    """The priority of each `generate_image` activity, as the workflow scheduled it."""
     history = await handle.fetch_history()
-    return sum(
-        1
+    return [
+        event.activity_task_scheduled_event_attributes.priority
         for event in history.events
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
         and event.activity_task_scheduled_event_attributes.activity_type.name == "generate_image"
-    )
+    ]
+
+
+async def scheduled_images(handle: WorkflowHandle[object, object]) -> int:
+    return len(await image_priorities(handle))
 
 
 async def wait_for_images_scheduled(handle: WorkflowHandle[object, object], count: int) -> None:
@@ -81,3 +94,63 @@ async def test_small_payer_is_served_before_a_big_payers_backlog_drains(
     last_small = max(n for n, job in enumerate(order) if job == small)
     big_before_small_done = order[:last_small].count(big)
     assert big_before_small_done < BIG, order
+
+
+async def test_modify_images_run_at_the_interactive_priority_and_batches_at_the_batch_one(
+    client: Client, remote_settings: Settings
+) -> None:
+    async with harness(client, remote_settings) as h:
+        async with h.db.acquire() as connection:
+            modify = await seed_job(connection, "modify")
+            batch = await seed_job(connection, "single_batch.fashion")
+        handles = [await h.start(job_id) for job_id in (modify, batch)]
+        for handle in handles:
+            assert (await handle.result()).status == "completed"
+        modify_priorities, batch_priorities = [await image_priorities(handle) for handle in handles]
+    assert [(p.priority_key, p.fairness_key) for p in modify_priorities] == [(1, MEMBER_ID)] * 2
+    assert [(p.priority_key, p.fairness_key) for p in batch_priorities] == [(3, ORG_ID)] * 4
+
+
+async def test_an_in_paint_job_is_served_before_a_queued_batch_of_the_same_payer(
+    client: Client, remote_settings: Settings, fake_gemini: FakeGemini
+) -> None:
+    """Same member, so fairness cannot tell them apart: only the priority puts the in-paint's
+    images right after the ones the worker already held."""
+    settings = remote_settings.model_copy(update={"image_concurrency": 1})
+    fake_gemini.hold()
+    async with harness(client, settings) as h:
+        batch = await seed_fashion(h, BIG, org_paid=False)
+        async with h.db.acquire() as connection:
+            modify = await seed_job(connection, "modify")
+        batch_handle = await h.start(batch)
+        await wait_for_images_scheduled(batch_handle, BIG)
+        modify_handle = await h.start(modify)
+        await wait_for_images_scheduled(modify_handle, 2)
+        fake_gemini.release()
+        for handle in (batch_handle, modify_handle):
+            assert (await handle.result()).status == "completed"
+        order = await recorded_order(h, [batch, modify])
+    assert order[HELD : HELD + 2] == [modify, modify], order
+
+
+async def image_queue_once_polled(client: Client, settings: Settings) -> DescribeTaskQueueResponse:
+    request = DescribeTaskQueueRequest(
+        namespace=client.namespace,
+        task_queue=TaskQueue(name=settings.temporal_image_task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+        report_config=True,
+    )
+    async with asyncio.timeout(30):
+        while not (described := await client.workflow_service.describe_task_queue(request)).pollers:
+            await asyncio.sleep(0.05)
+    return described
+
+
+async def test_gemini_quota_is_the_image_queue_rate_limit_the_server_keeps_for_every_worker(
+    client: Client, settings: Settings
+) -> None:
+    limited = settings.model_copy(update={"gemini_max_calls_per_second": 2.5})
+    async with open_resources(limited) as resources, running_workers(client, limited, resources):
+        described = await image_queue_once_polled(client, limited)
+    assert described.effective_rate_limit.requests_per_second == 2.5
+    assert described.effective_rate_limit.rate_limit_source == RateLimitSource.RATE_LIMIT_SOURCE_WORKER
