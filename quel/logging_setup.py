@@ -29,6 +29,7 @@ _POSITION = ("stage", "combo", "image")
 # In the line's head already, or too long for a terminal line (the JSON line keeps them all).
 _NOT_A_CONSOLE_FIELD = {
     "event", "event_name", "timestamp", "level", "logger", "job_id", "prompt", "path", "stack_info",
+    "color_message",  # uvicorn's message again, with terminal colour codes
     *_TEMPORAL_INFO, *_POSITION,
 }  # fmt: skip
 _SHARED: list[structlog.typing.Processor] = [

@@ -58,3 +58,10 @@ def test_log_events_print_above_a_running_progress_bar_not_through_it(root_logge
         logging.getLogger("quel.test").info("stage start", extra={"job_id": "7b0e2a51-0000", "stage": 0, "images": 4})
     # Printed through the bar's console as one whole line: rich moves the bar below it.
     assert re.search(r"\d\d:\d\d:\d\d info  stage start +7b0e2a51 stage 1  images=4\r?\n", screen.getvalue())
+
+
+def test_a_console_line_of_another_library_keeps_its_message_without_its_colour_copy() -> None:
+    record = logging.LogRecord("uvicorn.error", logging.INFO, "", 0, "Started server process [%d]", (7,), None)
+    record.color_message = "Started server process [\x1b[36m%d\x1b[0m]"
+    line = log_formatter("console").format(record)
+    assert line.endswith("info  Started server process [7]"), line
