@@ -80,8 +80,8 @@ class QueueBridge:
         concurrency: int = DEFAULT_CONCURRENCY,
         counters_log_seconds: float = COUNTERS_LOG_SECONDS,
     ) -> None:
-        """`job_interactive` reads the job's row: None when there is none (a dead letter), else
-        whether a person waits for it, which sets its workflow's priority (D13)."""
+        """`read_job` reads the job's row: None when there is none (a dead letter), else what names the
+        job (its workflow's summary) and whether a person waits for it (its priority, D13)."""
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self._redis = redis_client

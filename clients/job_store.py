@@ -50,7 +50,7 @@ class ClaimResult:
 
 @dataclass(frozen=True)
 class JobHeadline:
-    """What names a job for people: its workflow's summary in the Temporal UI."""
+    """What a job row gives its workflow at start: the summary people read in the Temporal UI, and its priority."""
 
     production_path: str | None
     job_type: str
@@ -146,7 +146,7 @@ class JobStore:
         return None if record is None else _row_to_job(record)
 
     async def headline(self, job_id: str) -> JobHeadline | None:
-        """What names the job for people; None when it has no row (or cannot have one)."""
+        """What names the job and sets its priority; None when it has no row (or cannot have one)."""
         if not is_job_id(job_id):
             return None
         record = await self._pool.fetchrow(
