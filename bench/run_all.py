@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.run_all [--output bench/RESULTS.md]
 
-Runs slot utilisation, scale-out, history size, memory and the bridge throughput ratio, one after
+Runs slot utilisation, scale-out, history size, memory, API throughput and the bridge throughput ratio, one after
 another; each starts and stops its own servers.
 RESULTS.md holds one table of every figure as a ratio against a baseline measured in this run
 on this machine, the raw numbers under it, the machine and the date.
@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import bridge_throughput, history_size, memory, scale_out, slot_utilisation
+from bench import api_throughput, bridge_throughput, history_size, memory, scale_out, slot_utilisation
 from bench.common import BenchResult, Figure, Goal, logs_to, machine_facts, print_figures
 from bridge.queue_bridge import DEFAULT_CONCURRENCY
 
@@ -64,7 +64,8 @@ async def bridge(folder: Path) -> BenchResult:
 def benchmarks() -> list[tuple[str, Benchmark, str | None]]:
     """Name, runner and the method it states (its module's docstring)."""
     chosen: list[tuple[str, Benchmark, str | None]] = [
-        (module.__name__, module.run, module.__doc__) for module in (slot_utilisation, scale_out, history_size, memory)
+        (module.__name__, module.run, module.__doc__)
+        for module in (slot_utilisation, scale_out, history_size, memory, api_throughput)
     ]
     return [*chosen, (bridge_throughput.__name__, bridge, bridge_throughput.__doc__)]
 
