@@ -24,17 +24,19 @@ end
 return taken
 """
 
-# ARGV[1] dead-letter entries onto KEYS[2], then one occurrence of each further value out of the
-# processing list KEYS[1]: atomic, so an id is never both dead-lettered and still to re-drive.
+# Pairs (value, dead-letter entry or ''): one occurrence of each value out of the processing list
+# KEYS[1], and its entry onto KEYS[2] only if that occurrence was still there. Atomic, so an id is
+# never both dead-lettered and still to re-drive; keyed by the occurrence, so a settle replayed
+# after its reply was lost finds its values gone and pushes no dead letter twice.
 _SETTLE = """
-local dead = tonumber(ARGV[1])
-for i = 2, dead + 1 do
-  redis.call('LPUSH', KEYS[2], ARGV[i])
+local pushed = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('LREM', KEYS[1], 1, ARGV[i]) == 1 and ARGV[i + 1] ~= '' then
+    redis.call('LPUSH', KEYS[2], ARGV[i + 1])
+    pushed = pushed + 1
+  end
 end
-for i = dead + 2, #ARGV do
-  redis.call('LREM', KEYS[1], 1, ARGV[i])
-end
-return #ARGV - dead - 1
+return pushed
 """
 
 # One occurrence of ARGV[1] back to the consuming end of the queue, only if it is still held.
@@ -83,10 +85,11 @@ class ProcessingLists:
             moved += 1
         return moved
 
-    async def settle(self, processing_list: str, handled: list[Raw], dead_letters: list[str]) -> None:
-        """Takes handled ids (the exact popped values) out of the processing list and pushes
-        the dead-letter entries, in one round trip."""
-        await self._settle(keys=[processing_list, DEAD_LETTERS], args=[len(dead_letters), *dead_letters, *handled])
+    async def settle(self, processing_list: str, handled: list[tuple[Raw, str | None]]) -> None:
+        """Takes handled ids (the exact popped values) out of the processing list, each with its
+        dead-letter entry when it has one, in one round trip. Safe to repeat."""
+        args = [item for raw, entry in handled for item in (raw, entry or "")]
+        await self._settle(keys=[processing_list, DEAD_LETTERS], args=args)
 
     async def return_to_queue(self, processing_list: str, raw: Raw) -> int:
         """1 when the id was still in the processing list and went back, else 0."""

@@ -30,7 +30,7 @@ from typing import TypeVar
 import asyncpg
 import redis.asyncio as redis
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from bridge.processing_lists import ProcessingLists, Raw
 from clients.job_store import JobHeadline
@@ -46,6 +46,18 @@ COUNTERS_LOG_SECONDS = 60.0
 MAX_BACKOFF_SECONDS = 30.0
 SETTLE_DELAY_SECONDS = 0.05
 _UNREACHABLE = (OSError, redis.RedisError, RPCError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# Temporal answers that no retry changes: the namespace does not exist, the credentials may not
+# start workflows, the request is malformed. Every id would get the same answer, so these stop the
+# bridge instead of being waited out as an outage.
+_REFUSED = frozenset(
+    {
+        RPCStatusCode.NOT_FOUND,
+        RPCStatusCode.PERMISSION_DENIED,
+        RPCStatusCode.UNAUTHENTICATED,
+        RPCStatusCode.INVALID_ARGUMENT,
+        RPCStatusCode.UNIMPLEMENTED,
+    }
+)
 T = TypeVar("T")
 
 
@@ -105,6 +117,7 @@ class QueueBridge:
         # Values taken into the processing list and not settled; the others there are strays.
         self._holding: Counter[Raw] = Counter()
         self._strays: Counter[Raw] = Counter()
+        self._refused: RPCError | None = None
 
     @property
     def processing_list(self) -> str:
@@ -116,26 +129,39 @@ class QueueBridge:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Bridges until `stop` is set: the starts in flight then finish, every other id stays
-        in Redis (the ones taken but not started go back to the queue)."""
+        in Redis (the ones taken but not started go back to the queue).
+
+        A start that Temporal refuses for good (unknown namespace, credentials that may not start
+        workflows) stops the bridge the same way, then raises that `RPCError`: it is a deployment
+        problem, so no id is dead-lettered for it, and the process exits loudly instead of
+        retrying forever as if Temporal were down."""
         if await retry_while_unreachable(self._start_up, stop) is None:
             return
         log.info(
             "bridge running",
             extra={"bridge": self.bridge_id, "queue": self._lists.queue, "concurrency": self._concurrency},
         )
+        halt = asyncio.Event()  # `stop`, or a refusal from Temporal
         try:
             async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._keep_alive(stop))
-                settler = tasks.create_task(self._settler(stop))
-                starters = [tasks.create_task(self._starter(stop)) for _ in range(self._concurrency)]
-                await self._feeder(stop)
+                tasks.create_task(_set_when_set(stop, halt))
+                tasks.create_task(self._keep_alive(halt))
+                settler = tasks.create_task(self._settler(halt))
+                starters = [tasks.create_task(self._starter(halt)) for _ in range(self._concurrency)]
+                await self._feeder(halt)
                 for _ in starters:
                     self._ready.put_nowait(None)
                 await asyncio.gather(*starters)
                 self._handled.put_nowait(None)
                 await settler
-            # One try (stop is set): whatever is not returned is re-driven at the next start.
-            await retry_while_unreachable(self._return_not_started, stop)
+            # One try (halt is set): whatever is not returned is re-driven at the next start.
+            await retry_while_unreachable(self._return_not_started, halt)
+            if self._refused is not None:
+                log.error(
+                    "bridge stopped: Temporal refuses to start workflows",
+                    extra={"status": self._refused.status.name, "error": str(self._refused)},
+                )
+                raise self._refused
         finally:
             log.info("bridge stopped", extra={"bridge": self.bridge_id, **self.counter_fields()})
             with contextlib.suppress(*_UNREACHABLE):  # the key expires on its own anyway
@@ -204,11 +230,12 @@ class QueueBridge:
                 found.append((decision, headline))
         return found
 
-    async def _starter(self, stop: asyncio.Event) -> None:
+    async def _starter(self, halt: asyncio.Event) -> None:
+        """Starts ready ids until told to stop; a refusal from Temporal halts the whole bridge."""
         while (taken := await self._ready.get()) is not None:
             if self._room() >= self._refill_room:
                 self._refill_wanted.set()
-            if stop.is_set():
+            if halt.is_set():
                 self._not_started.append(taken.raw)
                 continue
             start = functools.partial(
@@ -219,8 +246,14 @@ class QueueBridge:
                 headline=taken.headline,
                 priority=self._priorities.key(interactive=taken.headline.interactive),
             )
-            result = await retry_while_unreachable(start, stop)
-            if result is not None:  # None: stopping while Temporal is down; re-driven next start
+            try:
+                result = await retry_while_unreachable(start, halt)
+            except RPCError as refused:
+                self._refused = self._refused or refused
+                self._not_started.append(taken.raw)
+                halt.set()
+                continue
+            if result is not None:  # None: halted while Temporal is down; re-driven next start
                 self.counters[result.value] += 1
                 self._handled.put_nowait((taken.raw, result))
 
@@ -246,11 +279,11 @@ class QueueBridge:
             self._report(batch, dead_letters)
 
     async def _settle(self, batch: list[_Handled]) -> list[dict[str, str]]:
-        dead_letters = [_dead_letter(raw, outcome) for raw, outcome in batch if isinstance(outcome, Poison)]
-        handled = [raw for raw, _ in batch]
-        await self._lists.settle(self.processing_list, handled, [json.dumps(entry) for entry in dead_letters])
-        self._holding -= Counter(handled)
-        return dead_letters
+        entries = [_dead_letter(raw, outcome) if isinstance(outcome, Poison) else None for raw, outcome in batch]
+        handled = [(raw, json.dumps(entry) if entry else None) for (raw, _), entry in zip(batch, entries, strict=True)]
+        await self._lists.settle(self.processing_list, handled)
+        self._holding -= Counter(raw for raw, _ in batch)
+        return [entry for entry in entries if entry]
 
     def _report(self, batch: list[_Handled], dead_letters: list[dict[str, str]]) -> None:
         started = {result.value: [_text(raw) for raw, outcome in batch if outcome is result] for result in StartResult}
@@ -306,12 +339,15 @@ class QueueBridge:
 
 
 async def retry_while_unreachable(call: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T | None:
-    """Retries while Redis, PostgreSQL or Temporal are unreachable; None once stopping."""
+    """Retries while Redis, PostgreSQL or Temporal are unreachable; None once stopping. A refusal
+    of Temporal's that no retry changes is raised."""
     delay = 0.5
     while True:
         try:
             return await call()
         except _UNREACHABLE as error:
+            if isinstance(error, RPCError) and error.status in _REFUSED:
+                raise
             log.warning("bridge waiting for a dependency", extra={"error": str(error), "retry_in": delay})
         if await _stopped_within(stop, delay):
             return None
@@ -328,6 +364,11 @@ def _job_id(raw: Raw) -> str | Poison:
 
 def _dead_letter(raw: Raw, poison: Poison) -> dict[str, str]:
     return {"job_id": _text(raw), "reason": poison.reason, "at": datetime.now(UTC).isoformat()}
+
+
+async def _set_when_set(source: asyncio.Event, target: asyncio.Event) -> None:
+    await _first_of(source, target)
+    target.set()
 
 
 async def _first_of(*events: asyncio.Event) -> None:

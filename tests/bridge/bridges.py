@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 from typing import IO, Any
 
+import redis.asyncio as redis
 from temporalio.client import Client
 
 from bridge.queue_bridge import COUNTERS_LOG_SECONDS, DEFAULT_CONCURRENCY, QueueBridge
@@ -37,22 +38,41 @@ class InProcessBridges:
         self._resources = resources
         self._running: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
 
-    def start(
+    def build(
         self,
         *,
         temporal: Client | None = None,
+        redis_client: redis.Redis | None = None,
         bridge_id: str | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         counters_log_seconds: float = COUNTERS_LOG_SECONDS,
     ) -> QueueBridge:
-        bridge = QueueBridge(
-            redis_client=self._resources.redis,
+        """A bridge on the test's servers (or the given clients), not running yet."""
+        return QueueBridge(
+            redis_client=redis_client or self._resources.redis,
             temporal=temporal or self._client,
             read_job=self._resources.store.headline,
             priorities=self._settings.priorities,
             queue=self._settings.redis_queue,
             task_queue=self._settings.temporal_task_queue,
             bridge_id=bridge_id or f"test-{uuid.uuid4().hex[:8]}",
+            concurrency=concurrency,
+            counters_log_seconds=counters_log_seconds,
+        )
+
+    def start(
+        self,
+        *,
+        temporal: Client | None = None,
+        redis_client: redis.Redis | None = None,
+        bridge_id: str | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        counters_log_seconds: float = COUNTERS_LOG_SECONDS,
+    ) -> QueueBridge:
+        bridge = self.build(
+            temporal=temporal,
+            redis_client=redis_client,
+            bridge_id=bridge_id,
             concurrency=concurrency,
             counters_log_seconds=counters_log_seconds,
         )

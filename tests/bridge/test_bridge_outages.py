@@ -7,17 +7,18 @@ import asyncio
 import socket
 from pathlib import Path
 
+import pytest
 import redis.asyncio as redis
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
-from bridge.queue_bridge import QueueBridge
 from quel.embedded import EmbeddedRedis
 from quel.resources import Resources
 from quel.settings import Settings
 from quel.temporal_server import start_dev_server
 from tests.bridge.bridges import InProcessBridges
 from tests.bridge.job_rows import insert_pending_jobs, new_job_ids
-from tests.bridge.observe import counted, drained, eventually, ids_in_redis, workflow_runs
+from tests.bridge.observe import counted, drained, eventually, ids_in_redis, processing_lists, queued, workflow_runs
 
 
 def _free_port() -> int:
@@ -60,19 +61,11 @@ async def test_ids_wait_in_redis_while_temporal_is_down_and_all_start_when_it_is
 
 
 async def test_bridge_rides_out_a_redis_restart(
-    client: Client, settings: Settings, resources: Resources, tmp_path: Path
+    client: Client, settings: Settings, resources: Resources, bridges: InProcessBridges, tmp_path: Path
 ) -> None:
     server = EmbeddedRedis(tmp_path)  # its own, so stopping it disturbs no other test
     connection = redis.Redis.from_url(server.start())
-    bridge = QueueBridge(
-        redis_client=connection,
-        temporal=client,
-        read_job=resources.store.headline,
-        priorities=settings.priorities,
-        queue="jobs:queue",
-        task_queue=settings.temporal_task_queue,
-        bridge_id="through-a-redis-restart",
-    )
+    bridge = bridges.build(redis_client=connection, bridge_id="through-a-redis-restart")
     stop = asyncio.Event()
     running = asyncio.create_task(bridge.run(stop))
     try:
@@ -103,3 +96,26 @@ async def test_bridge_rides_out_a_redis_restart(
         await connection.aclose()
         server.stop()
     assert await workflow_runs(client, settings.temporal_task_queue, at_least=11) == dict.fromkeys([first, *after], 1)
+
+
+async def test_bridge_stops_loudly_when_temporal_refuses_and_keeps_the_ids(
+    client: Client,
+    redis_client: redis.Redis,
+    resources: Resources,
+    bridges: InProcessBridges,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A namespace that does not exist: every start is refused (NOT_FOUND), as with a key that may
+    # not start workflows (PERMISSION_DENIED); retrying would wait forever for nothing.
+    refusing = await Client.connect(client.service_client.config.target_host, namespace="no-such-namespace")
+    job_ids = new_job_ids(3)
+    await insert_pending_jobs(resources.pool, job_ids)
+    await redis_client.lpush("jobs:queue", *job_ids)
+    bridge = bridges.build(temporal=refusing, bridge_id="refused", concurrency=2)
+    with pytest.raises(RPCError) as refused:
+        await asyncio.wait_for(bridge.run(asyncio.Event()), timeout=20)
+    assert refused.value.status is RPCStatusCode.NOT_FOUND
+    assert any(record.levelname == "ERROR" and "refuses" in record.getMessage() for record in caplog.records)
+    assert sorted(await queued(redis_client)) == sorted(job_ids), "every id back in the queue"
+    assert await processing_lists(redis_client) == {}
+    assert await redis_client.llen("jobs:dead") == 0, "a deployment problem dead-letters no job"

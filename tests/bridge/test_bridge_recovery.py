@@ -4,16 +4,19 @@ by a live bridge once the dead one's liveness key has expired."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 import pytest
 import redis.asyncio as redis
 from temporalio.client import Client
 
+from bridge.processing_lists import DEAD_LETTERS, ProcessingLists
 from quel.resources import Resources
 from quel.settings import Settings
 from tests.bridge.bridges import InProcessBridges
 from tests.bridge.job_rows import insert_pending_jobs, new_job_ids
+from tests.bridge.lossy_proxy import LossyRedisProxy
 from tests.bridge.observe import counted, drained, eventually, processing_lists, workflow_runs
 
 
@@ -91,3 +94,22 @@ async def test_id_left_in_a_live_bridges_list_by_a_lost_reply_is_started_without
     assert bridge.counters["redriven"] == 1
     await drained(redis_client)
     assert await workflow_runs(client, settings.temporal_task_queue, at_least=1) == {job_id: 1}
+
+
+async def test_settle_whose_reply_was_lost_dead_letters_once(
+    redis_url: str, redis_client: redis.Redis, bridges: InProcessBridges
+) -> None:
+    async with LossyRedisProxy(redis_url) as proxy:
+        through_proxy = redis.Redis.from_url(proxy.url)
+        # The script loaded beforehand, so the bridge's first settle runs it (no NOSCRIPT round).
+        await ProcessingLists(redis_client, "jobs:queue").settle("jobs:queue:processing:warm-up", [])
+        proxy.lose_reply_to(DEAD_LETTERS.encode())  # only the settle names the dead-letter list
+        bridge = bridges.start(redis_client=through_proxy)
+        await redis_client.lpush("jobs:queue", "not-a-job-id")
+        await eventually(counted(bridge, "dead_lettered", 1), timeout=30, what="the poison value settled")
+        await drained(redis_client)
+        await bridges.stop_all()
+        await through_proxy.aclose()
+    assert proxy.lost_reply is not None and proxy.lost_reply.startswith(b":"), "the settle ran, its reply was lost"
+    dead = [json.loads(entry) for entry in await redis_client.lrange("jobs:dead", 0, -1)]
+    assert [(entry["job_id"], entry["reason"]) for entry in dead] == [("not-a-job-id", "not a UUID")]
