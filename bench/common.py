@@ -25,13 +25,12 @@ import asyncpg
 import psutil
 from pydantic import SecretStr
 from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from clients.migrations import migrate
 from clients.postgres import connect, with_database
+from clients.task_queues import describe_task_queue
 from operations.start import start_job_workflow
 from quel.embedded import EmbeddedPostgres, EmbeddedRedis
 from quel.logging_setup import configure_logging
@@ -373,7 +372,5 @@ async def wait_for_pollers(
 
 
 async def _poller_count(client: Client, name: str, kind: TaskQueueType.ValueType) -> int:
-    reply = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(namespace=client.namespace, task_queue=TaskQueue(name=name), task_queue_type=kind)
-    )
+    reply = await describe_task_queue(client, name, kind)
     return len({poller.identity for poller in reply.pollers})

@@ -1,5 +1,6 @@
 """The worker process: one worker on the main task queue (workflow + database activities) and
-one on the image task queue (at most IMAGE_CONCURRENCY generator calls at once)."""
+one on the image task queue (at most IMAGE_CONCURRENCY generator calls at once); with metrics on,
+the image task queue's backlog as gauges."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.image_activities import UPLOAD_MAX_SECONDS, ImageActivities
 from activities.job_activities import JobActivities
 from quel.allocator import map_large_buffers_separately
+from quel.metrics import export_image_backlog
 from quel.resources import Resources, open_generator, open_storage
 from quel.settings import Settings
 from workflows.production_job import ProductionJobWorkflow
@@ -83,6 +85,14 @@ async def running_workers(client: Client, settings: Settings, resources: Resourc
         )
         await stack.enter_async_context(main)
         await stack.enter_async_context(image)
+        runtime = client.service_client.config.runtime
+        if settings.metrics_port is not None and runtime is not None:
+            stop = asyncio.Event()
+            exporting = asyncio.create_task(
+                export_image_backlog(client, settings.temporal_image_task_queue, runtime.metric_meter, stop)
+            )
+            stack.push_async_callback(lambda: exporting)
+            stack.callback(stop.set)
         yield
 
 

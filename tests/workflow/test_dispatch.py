@@ -7,10 +7,10 @@ import asyncio
 
 from temporalio.api.common.v1 import Priority
 from temporalio.api.enums.v1 import EventType, RateLimitSource, TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest, DescribeTaskQueueResponse
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueResponse
 from temporalio.client import Client, WorkflowHandle
 
+from clients.task_queues import describe_task_queue
 from quel.resources import open_resources
 from quel.settings import Settings
 from quel.worker import running_workers
@@ -134,14 +134,9 @@ async def test_an_in_paint_job_is_served_before_a_queued_batch_of_the_same_payer
 
 
 async def image_queue_once_polled(client: Client, settings: Settings) -> DescribeTaskQueueResponse:
-    request = DescribeTaskQueueRequest(
-        namespace=client.namespace,
-        task_queue=TaskQueue(name=settings.temporal_image_task_queue),
-        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-        report_config=True,
-    )
+    name, kind = settings.temporal_image_task_queue, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
     async with asyncio.timeout(30):
-        while not (described := await client.workflow_service.describe_task_queue(request)).pollers:
+        while not (described := await describe_task_queue(client, name, kind, config=True)).pollers:
             await asyncio.sleep(0.05)
     return described
 

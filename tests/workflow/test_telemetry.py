@@ -3,6 +3,7 @@ legacy log line, without secrets, long prompts or image data."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -17,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from quel.logging_setup import CONSOLE_LINE_LIMIT, log_formatter, temporal_info_as_fields_only
 from quel.metrics import metrics_runtime
 from quel.settings import Settings
+from tests.fakes.gemini_server import FakeGemini
 from tests.support.harness import harness
 from tests.support.remote import GEMINI_KEY, STORAGE_KEY
 from tests.support.seed import seed_job
@@ -38,29 +40,71 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+async def metrics_client(temporal_env: WorkflowEnvironment, settings: Settings) -> Client:
+    """A client whose runtime serves Prometheus on METRICS_PORT, as `quel worker` connects."""
+    runtime = metrics_runtime(settings)
+    assert runtime is not None
+    return await Client.connect(
+        temporal_env.client.service_client.config.target_host,
+        runtime=runtime,
+        data_converter=pydantic_data_converter,
+    )
+
+
 async def test_metrics_endpoint_serves_project_counters_after_a_job(
     temporal_env: WorkflowEnvironment, remote_settings: Settings
 ) -> None:
     port = free_port()
     settings = remote_settings.model_copy(update={"metrics_port": port})
-    runtime = metrics_runtime(settings)
-    assert runtime is not None
-    client = await Client.connect(
-        temporal_env.client.service_client.config.target_host,
-        runtime=runtime,
-        data_converter=pydantic_data_converter,
-    )
-    async with harness(client, settings) as h:
+    async with harness(await metrics_client(temporal_env, settings), settings) as h:
         async with h.db.acquire() as connection:
             job_id = await seed_job(connection, "single_batch.eats")
         await (await h.start(job_id)).result()
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-            text = response.read().decode()
+        text = await scrape(port)
     # Labels come sorted, with the SDK's own (namespace, task queue ...) among them.
     assert re.search(r'^quel_images_generated\{[^}]*category="eats"[^}]*\} 2$', text, re.M)
     assert re.search(r'^quel_credits_charged\{[^}]*payer="member"[^}]*\} 40$', text, re.M)
     assert re.search(r"^quel_generator_latency_count\{[^}]*\} 2$", text, re.M)
     assert "temporal_activity_execution_latency" in text or "temporal_request" in text
+
+
+async def test_image_backlog_gauges_show_the_images_waiting_for_a_worker(
+    temporal_env: WorkflowEnvironment, remote_settings: Settings, fake_gemini: FakeGemini
+) -> None:
+    """One generator slot, its call held: of a 6-image job the worker holds 2, the server queues 4."""
+    port = free_port()
+    settings = remote_settings.model_copy(update={"metrics_port": port, "image_concurrency": 1})
+    fake_gemini.hold()
+    async with harness(await metrics_client(temporal_env, settings), settings) as h:
+        async with h.db.acquire() as connection:
+            job_id = await seed_job(connection, "single_batch.fashion", total_images=6)
+            await connection.execute(
+                """UPDATE quel_production_jobs SET job_input_data = jsonb_set(job_input_data, '{combinations}',
+                   '[{"angle": "front", "shot": "full", "quantity": 6}]') WHERE job_id = $1""",
+                job_id,
+            )
+        handle = await h.start(job_id)
+        async with asyncio.timeout(30):
+            while not (backlog := metric(await scrape(port), "quel_image_backlog_tasks")):
+                await asyncio.sleep(0.2)
+        oldest = metric(await scrape(port), "quel_image_backlog_age_seconds")
+        fake_gemini.release()
+        await handle.result()
+    assert backlog == 4
+    assert oldest is not None and oldest > 0
+
+
+async def scrape(port: int) -> str:
+    def read() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            return str(response.read().decode())
+
+    return await asyncio.to_thread(read)
+
+
+def metric(text: str, name: str) -> float | None:
+    found = re.search(rf"^{name}(?:\{{[^}}]*\}})? (\S+)$", text, re.M)
+    return float(found.group(1)) if found else None
 
 
 async def test_a_job_logs_every_legacy_event_without_secrets(
