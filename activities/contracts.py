@@ -49,6 +49,9 @@ class StartedJob:
     failure: str | None = None
     """Why the claimed job cannot run (invalid input, no payer, not enough credits)."""
     failure_type: str | None = None
+    kept_attach_ids: list[int] = field(default_factory=list)
+    """Adopted job (D14): images another worker made; they count as produced and `plan`
+    holds only the rest."""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from domain.job_ids import is_job_id
 from domain.job_input import build_plan
 from domain.modify_sources import modify_sources, storage_path_from_public_url
 from domain.output_keys import OutputIdentity
+from domain.ownership import remaining_plan
 from domain.plan import Category, JobKind
 from domain.priority import JobPriorities
 
@@ -55,13 +56,16 @@ class JobActivities:
 
     @activity.defn
     async def start_job(self, job_id: str) -> StartedJob:
-        """Claims the row (D1), plans it (D5), picks the payer and checks the balance (D3).
+        """Claims the row (D1, D14), plans it (D5), picks the payer and checks the balance (D3).
+        An adopted job is planned without the images the other worker made (they are kept).
 
         A job that cannot run comes back with `failure` set (not as an error), so the workflow
         still tags it with its search attributes before failing it."""
         if not is_job_id(job_id):
             return StartedJob(job_id=job_id, skipped_reason=f"job id {job_id!r} is not a UUID")
-        claim = await self._store.claim(job_id)
+        info = activity.info()
+        owner = info.workflow_id or job_id
+        claim = await self._store.claim(job_id, workflow_id=owner, run_id=info.workflow_run_id)
         if claim.row is None:
             return StartedJob(job_id=job_id, skipped_reason=claim.reason)
         row = claim.row
@@ -72,14 +76,16 @@ class JobActivities:
             org_id=row.org_id or "",
             member_id=row.quel_member_id or "",
         )
+        kept = list(claim.kept_attach_ids)
         try:
-            plan = build_plan(row)
+            plan = remaining_plan(build_plan(row), len(kept))
             log_event(
                 "job received",
                 job_id=job_id,
                 job_type=plan.kind.value,
                 category=plan.category.value,
-                total_images=plan.total_images,
+                total_images=plan.total_images + len(kept),
+                kept_images=len(kept),
                 stages=len(plan.stages),
             )
             prepaid = plan.kind is JobKind.MODIFY
@@ -99,6 +105,7 @@ class JobActivities:
             price=self._price,
             image_task_queue=self._image_task_queue,
             priority=self._priorities.key(interactive=prepaid),
+            kept_attach_ids=kept,
         )
 
     @activity.defn

@@ -11,6 +11,7 @@ import uuid
 import weakref
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import PurePosixPath
 
 import asyncpg
@@ -33,9 +34,10 @@ from domain.credits import (
 )
 from domain.errors import InvalidJobInput, NoPayer
 from domain.job_ids import is_job_id
-from domain.job_input import JobRow, is_modify
+from domain.job_input import JobRow, build_plan, is_modify
 from domain.outcome import JobStatus, Outcome
 from domain.output_keys import OutputIdentity
+from domain.ownership import AdoptAction, AdoptDecision, Claim, adopt_decision, claim_refusal, kept_attach_ids
 
 _JOB_COLUMNS = """job_id::text, production_id::text, job_type, job_status::text, total_images,
     job_input_data, quel_member_id::text, org_id::text, quel_production_path, stage_index, batch_index"""
@@ -46,6 +48,25 @@ class ClaimResult:
     row: JobRow | None
     """The claimed row, or None when the job must be left untouched (see `reason`)."""
     reason: str | None = None
+    kept_attach_ids: tuple[int, ...] = ()
+    """An adopted job's images made by the other worker (D14)."""
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """What `JobStore.adopt` decided for one job."""
+
+    job_id: str
+    decision: AdoptDecision
+    total_images: int = 0
+    made: int = 0
+    """Images the other worker made (kept, counted as produced)."""
+    idle: timedelta | None = None
+    """How long the row has not been updated."""
+
+    @property
+    def needed(self) -> int:
+        return max(self.total_images - self.made, 0)
 
 
 @dataclass(frozen=True)
@@ -110,34 +131,54 @@ def _row_to_job(record: asyncpg.Record) -> JobRow:
     return JobRow(**dict(record))
 
 
+async def _claim_of(connection: Connection, key: uuid.UUID) -> Claim | None:
+    record = await connection.fetchrow(
+        "SELECT workflow_id, adopted, kept_attach_ids FROM quel_temporal_claims WHERE job_id = $1", key
+    )
+    if record is None:
+        return None
+    return Claim(record["workflow_id"], record["adopted"], kept_attach_ids(record["kept_attach_ids"]))
+
+
 class JobStore:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self._payer_turns: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
-    async def claim(self, job_id: str) -> ClaimResult:
-        """Marks the job `processing` when it is `pending` (or already ours after a retry)."""
+    async def claim(self, job_id: str, *, workflow_id: str, run_id: str | None) -> ClaimResult:
+        """Marks the job `processing` for workflow `workflow_id` when it is `pending`, or
+        `processing` under this project's claim (a retry, a reset, an adoption). The claim is
+        recorded in the same transaction (D14); a row it does not allow is left untouched."""
         key = _job_uuid(job_id)
         async with self._pool.acquire() as connection, connection.transaction():
+            status = await connection.fetchval(
+                "SELECT job_status::text FROM quel_production_jobs WHERE job_id = $1 FOR UPDATE", key
+            )
+            claim = await _claim_of(connection, key)
+            refusal = claim_refusal(status, claim, workflow_id)
+            if refusal is not None:
+                return ClaimResult(row=None, reason=refusal)
+            await connection.execute(
+                """INSERT INTO quel_temporal_claims (job_id, workflow_id, run_id) VALUES ($1, $2, $3)
+                   ON CONFLICT (job_id) DO UPDATE SET run_id = excluded.run_id""",
+                key,
+                workflow_id,
+                run_id,
+            )
             record = await connection.fetchrow(
                 f"""UPDATE quel_production_jobs
                     SET job_status = 'processing', started_at = coalesce(started_at, now()), updated_at = now()
-                    WHERE job_id = $1 AND job_status IN ('pending', 'processing')
+                    WHERE job_id = $1
                     RETURNING {_JOB_COLUMNS}""",
                 key,
             )
-            if record is None:
-                status = await connection.fetchval(
-                    "SELECT job_status::text FROM quel_production_jobs WHERE job_id = $1", key
-                )
-                reason = "job row not found" if status is None else f"job is already {status}"
-                return ClaimResult(row=None, reason=reason)
+            assert record is not None, "the row is locked by this transaction"
             await connection.execute(
                 """UPDATE quel_production_photo SET production_status = 'processing'
                    WHERE production_id = $1 AND production_status IS DISTINCT FROM 'processing'""",
                 record["production_id"] and uuid.UUID(record["production_id"]),
             )
-            return ClaimResult(row=_row_to_job(record))
+            return ClaimResult(row=_row_to_job(record), kept_attach_ids=claim.kept_attach_ids if claim else ())
 
     async def load(self, job_id: str) -> JobRow | None:
         record = await self._pool.fetchrow(
@@ -370,3 +411,56 @@ class JobStore:
             "SELECT job_status::text FROM quel_production_jobs WHERE job_id = $1", _job_uuid(job_id)
         )
         return JobStatus(status) if status else None
+
+    async def adopt(self, job_id: str, *, force: bool, dry_run: bool) -> Adoption:
+        """Takes a job another worker left `processing` over (D14): records the claim, its
+        workflow id and the images already made, under the row's lock. `dry_run` decides
+        the same and records nothing."""
+        key = _job_uuid(job_id)
+        async with self._pool.acquire() as connection, connection.transaction():
+            record = await connection.fetchrow(
+                f"""SELECT {_JOB_COLUMNS}, generated_attach_ids,
+                      extract(epoch FROM now() - updated_at)::float8 AS idle_seconds
+                    FROM quel_production_jobs WHERE job_id = $1 FOR UPDATE""",
+                key,
+            )
+            claim = await _claim_of(connection, key)
+            if record is None:
+                return Adoption(str(key), adopt_decision(None, claim, None, force=force))
+            fields = dict(record)
+            idle_seconds, listed = fields.pop("idle_seconds"), fields.pop("generated_attach_ids")
+            row = JobRow(**fields)
+            kept = claim.kept_attach_ids if claim else kept_attach_ids(listed)
+            idle = None if idle_seconds is None else timedelta(seconds=idle_seconds)
+            decision = adopt_decision(row.job_status, claim, idle, force=force)
+            if decision.action is AdoptAction.ADOPT and not dry_run:
+                await connection.execute(
+                    """INSERT INTO quel_temporal_claims (job_id, workflow_id, adopted, kept_attach_ids)
+                       VALUES ($1, $2, true, $3)""",
+                    key,
+                    row.job_id,
+                    list(kept),
+                )
+            return Adoption(row.job_id, decision, _planned_images(row), len(kept), idle)
+
+    async def adoptable(self, stale_after: timedelta) -> list[str]:
+        """Jobs left `processing` and not updated for `stale_after`: foreign ones, and adopted
+        ones whose run may never have started. Oldest first."""
+        records = await self._pool.fetch(
+            """SELECT job.job_id::text FROM quel_production_jobs AS job
+               LEFT JOIN quel_temporal_claims AS claim USING (job_id)
+               WHERE job.job_status = 'processing' AND job.updated_at < now() - $1::interval
+                 AND (claim.job_id IS NULL OR claim.adopted)
+               ORDER BY job.updated_at""",
+            stale_after,
+        )
+        return [record["job_id"] for record in records]
+
+
+def _planned_images(row: JobRow) -> int:
+    """What the job asks for as this project plans it; the producer's count when it cannot
+    be planned (the adopted run then fails it as invalid input)."""
+    try:
+        return build_plan(row).total_images
+    except InvalidJobInput:
+        return row.total_images or 0

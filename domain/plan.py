@@ -87,6 +87,9 @@ class StagePlan:
     shot_type: str | None = None
     legacy_merged_attach_id: int | None = None
     """pipeline_stage `mergedImageAttachId`, used only when `inputs` is empty."""
+    first_number: int = 0
+    """Position of the first slot in the stage as planned: an adopted job's stage starts
+    after the images another worker made, and each image keeps its place (its references)."""
 
 
 @dataclass(frozen=True)

@@ -45,15 +45,40 @@ async def start_job_workflow(
     """`headline`: what names the job (`JobStore.headline`), read by the caller from the job row; None (no
     row) still starts, with a plain summary. `priority`: the workflow's Temporal priority key (D13), for its
     workflow tasks; None is the server's default. Its image activities get theirs from the workflow itself."""
+    summary = job_summary(job_id, headline)
+    return await _start(client, job_id, task_queue, WorkflowIDReusePolicy.REJECT_DUPLICATE, summary, priority)
+
+
+async def start_adopted_job_workflow(
+    client: Client, job_id: str, *, task_queue: str, headline: JobHeadline | None
+) -> StartResult:
+    """The run of a job `quel adopt` claimed (D14), at the default priority: nobody waits for
+    it in the editor any more. Its workflow id usually ran before: that run found the row
+    held by another worker and ended `skipped` without touching it, so here a closed run
+    does not block a new one. D1 still holds: `adopt` records one adopted claim per job, the
+    row's final status ends every later run, and a run that is still open is never joined
+    by a second one (DUPLICATE)."""
+    summary = f"adopted · {job_summary(job_id, headline)}"
+    return await _start(client, job_id, task_queue, WorkflowIDReusePolicy.ALLOW_DUPLICATE, summary, None)
+
+
+async def _start(
+    client: Client,
+    job_id: str,
+    task_queue: str,
+    reuse: WorkflowIDReusePolicy,
+    summary: str,
+    priority: int | None,
+) -> StartResult:
     try:
         await client.start_workflow(
             ProductionJobWorkflow.run,
             job_id,
             id=job_id,
             task_queue=task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_reuse_policy=reuse,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            static_summary=job_summary(job_id, headline),
+            static_summary=summary,
             priority=Priority(priority_key=priority),
         )
     except WorkflowAlreadyStartedError:

@@ -18,6 +18,7 @@ from domain.outcome import JobStatus
 
 if TYPE_CHECKING:
     import asyncio
+    from datetime import timedelta
 
     from rich.console import Console
     from temporalio.client import Client
@@ -519,6 +520,77 @@ def cancel_command(job_id: Annotated[str, JOB_ID]) -> None:
             console.print(f"{job_id}: no workflow yet; the cancel flag stops it when it starts (within an hour)")
         else:
             console.print(f"{job_id}: already ended ({outcome.workflow_status}); nothing to cancel")
+            raise typer.Exit(1)
+
+    _run(main, settings)
+
+
+def _duration(text: str) -> timedelta:
+    """`30m`, `90s`, `2h`, `1d`, or sums such as `1h30m`."""
+    import re
+    from datetime import timedelta
+
+    parts = re.findall(r"(\d+)([smhd])", text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise typer.BadParameter(f"{text!r} is not a duration such as 30m, 90s, 2h or 1h30m")
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    return timedelta(seconds=sum(int(number) * seconds[unit] for number, unit in parts))
+
+
+@app.command(name="adopt")
+def adopt_command(
+    job_ids: Annotated[
+        list[str] | None, typer.Argument(help="The jobs to take over (job ids).", show_default=False)
+    ] = None,
+    stale_after: Annotated[
+        str | None,
+        typer.Option(help="Instead of ids: every job another worker left processing, untouched this long (e.g. 30m)."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only list what would be taken over.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Also take jobs updated within the last minute.")] = False,
+) -> None:
+    """Take over jobs another worker (the Go worker) left processing.
+
+    The images it made are kept; only the missing ones are made and charged, then the job ends as usual.
+    Exits 1 if any job is refused.
+    """
+    if bool(job_ids) == (stale_after is not None):
+        raise typer.BadParameter("name the jobs, or give --stale-after, not both")
+    idle_for = _duration(stale_after) if stale_after is not None else None
+    settings = _settings()
+
+    async def main(_: asyncio.Event) -> None:
+        from rich.console import Console
+
+        from clients.job_store import JobStore
+        from clients.postgres import create_pool
+        from operations.adopt import adopt_jobs
+        from quel.resources import require_url
+        from quel.temporal_client import connect
+
+        pool = await create_pool(require_url(settings.database_url, "DATABASE_URL"), max_size=2)
+        try:
+            store = JobStore(pool)
+            if job_ids:
+                chosen = job_ids
+            else:
+                assert idle_for is not None
+                chosen = await store.adoptable(idle_for)
+            if not chosen:
+                _console().print(f"no job left processing by another worker for {stale_after}")
+                return
+            client = None if dry_run else await connect(settings)
+            reports = await adopt_jobs(
+                client, store, chosen, task_queue=settings.temporal_task_queue, force=force, dry_run=dry_run
+            )
+        finally:
+            await pool.close()
+        out = Console(soft_wrap=True)
+        for report in reports:
+            out.print(report.describe(), markup=False, highlight=False)
+        if dry_run:
+            out.print("dry run: nothing changed")
+        if any(report.refused for report in reports):
             raise typer.Exit(1)
 
     _run(main, settings)

@@ -111,7 +111,7 @@ class ProductionJobWorkflow:
             await self._finish(Outcome(JobStatus.FAILED, 0, started.failure))
             raise ApplicationError(started.failure, type=started.failure_type, non_retryable=True)
         assert started.plan is not None
-        self._begin(started.plan)
+        self._begin(started.plan, started.kept_attach_ids)
         try:
             for stage in started.plan.stages:
                 if self._stopping:
@@ -164,9 +164,12 @@ class ProductionJobWorkflow:
         workflow.upsert_search_attributes(attributes)
         self._set_status(JobStatus.PROCESSING.value)
 
-    def _begin(self, plan: JobPlan) -> None:
+    def _begin(self, plan: JobPlan, kept_attach_ids: list[int]) -> None:
+        """Progress starts from the images an adopted job already had (D14)."""
         self._category = plan.category.value
-        self._progress.total_images = plan.total_images
+        self._progress.total_images = plan.total_images + len(kept_attach_ids)
+        self._progress.completed_images = len(kept_attach_ids)
+        self._progress.attach_ids = list(kept_attach_ids)
         self._progress.stage_count = len(plan.stages)
         self._update_details()
 
@@ -191,7 +194,7 @@ class ProductionJobWorkflow:
             asyncio.create_task(
                 self._run_slot(started, stage, slot, number, slot_inputs.get(slot.input_attach_id, references))
             )
-            for number, slot in enumerate(stage.slots)
+            for number, slot in enumerate(stage.slots, start=stage.first_number)
         ]
         await self._drain_slots()
         done = {"completed_images": self._progress.completed_images, "failed_images": self._progress.failed_images}

@@ -7,10 +7,13 @@ SIGKILL at that moment lands exactly between upload and attach insert.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from urllib.parse import unquote, urlsplit
 
 from tests.fakes.storage_server import HOLD_LIMIT_SECONDS, FakeSupabaseStorage, _Reply
+from tests.support.harness import Harness
+from tests.support.processes import QuelProcess
 
 
 class HoldingStorage(FakeSupabaseStorage):
@@ -56,3 +59,14 @@ class HoldingStorage(FakeSupabaseStorage):
             self._held_path = path
         self._holding.set()
         return True
+
+
+async def kill_between_upload_and_attach(h: Harness, worker: QuelProcess, storage: HoldingStorage) -> str:
+    """The generate activity stores its object, and the worker dies before it hears the
+    reply: the activity never completes, so record_output (the attach insert) never ran."""
+    storage.hold_next_upload("generated-images/")
+    key = await asyncio.to_thread(storage.wait_until_holding, 180)
+    assert not await h.db.fetchval("SELECT 1 FROM quel_temporal_outputs WHERE output_key = $1", key)
+    worker.kill()
+    storage.release()
+    return key

@@ -13,21 +13,19 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import asyncpg
 import pytest
 from temporalio.client import Client
-from temporalio.testing import WorkflowEnvironment
 
 from quel.resources import require_url
 from quel.settings import Settings
 from tests.fakes.gemini_server import FakeGemini
-from tests.faults.held_storage import HoldingStorage
+from tests.faults.held_storage import HoldingStorage, kill_between_upload_and_attach
 from tests.faults.invariants import FIXTURE_IMAGES, balances, check_invariants, fake_storage_keys, fixture_completes
 from tests.faults.payer_locks import charges_waiting
 from tests.support.harness import Harness, harness
-from tests.support.processes import QuelProcess, settings_env
+from tests.support.processes import QuelProcess
 from tests.support.seed import MEMBER_ID, ORG_ID, seed_job
 
 SEED = 20_260_611
@@ -75,17 +73,6 @@ async def kill_at_random_point(h: Harness, worker: QuelProcess, job_ids: list[st
 
 async def produced_at_least(h: Harness, job_ids: list[str], target: int) -> bool:
     return await produced(h, job_ids) >= target or await all_final(h, job_ids)
-
-
-async def kill_between_upload_and_attach(h: Harness, worker: QuelProcess, storage: HoldingStorage) -> str:
-    """The generate activity stores its object, and the worker dies before it hears the
-    reply: the activity never completes, so record_output (the attach insert) never ran."""
-    storage.hold_next_upload("generated-images/")
-    key = await asyncio.to_thread(storage.wait_until_holding, 180)
-    assert not await h.db.fetchval("SELECT 1 FROM quel_temporal_outputs WHERE output_key = $1", key)
-    worker.kill()
-    storage.release()
-    return key
 
 
 async def kill_between_attach_and_charge(h: Harness, worker: QuelProcess) -> str:
@@ -179,12 +166,6 @@ async def run_through_kills(
     if held_key:
         uploads = [r for r in storage.requests if r.method in ("POST", "PUT") and r.path.endswith(held_key)]
         assert len(uploads) == 1, "the retry after the kill reused the stored object instead of generating again"
-
-
-@pytest.fixture
-def worker(remote_settings: Settings, temporal_env: WorkflowEnvironment, tmp_path: Path) -> QuelProcess:
-    env = settings_env(remote_settings, temporal_address=temporal_env.client.service_client.config.target_host)
-    return QuelProcess("worker", env, tmp_path / "worker.log")
 
 
 async def test_kills_in_the_two_riskiest_windows_leave_one_of_everything(

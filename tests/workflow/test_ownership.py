@@ -1,0 +1,186 @@
+"""Who runs a job (D14) on real servers: a row the Go worker left `processing` is left alone
+until `quel adopt` takes it over; a job of ours resumes as before; one job never has two
+live workflows."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+
+from domain.ownership import FOREIGN_PROCESSING
+from operations.adopt import adopt_jobs
+from quel.settings import Settings
+from tests.bridge.bridges import InProcessBridges
+from tests.bridge.observe import eventually
+from tests.fakes.gemini_server import FakeGemini
+from tests.operate.cli import run_quel
+from tests.support.foreign import assert_adopted, job_counts, seed_foreign_job
+from tests.support.harness import Harness, harness
+from tests.support.processes import settings_env
+from tests.support.seed import seed_job
+from workflows.production_job import ProductionJobWorkflow
+from workflows.progress import JobResult
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+async def test_foreign_job_is_left_alone_until_quel_adopt_finishes_it(
+    client: Client,
+    temporal_env: WorkflowEnvironment,
+    remote_settings: Settings,
+    fake_gemini: FakeGemini,
+) -> None:
+    async with harness(client, remote_settings) as h:
+        job = await seed_foreign_job(h.db)
+        before = await job_counts(h.db, job)
+        bridges = InProcessBridges(client, remote_settings, h.resources)
+        bridges.start()
+        try:
+            await h.resources.redis.lpush(remote_settings.redis_queue, job.job_id)
+            skipped = await asyncio.wait_for(_result(h, job.job_id), timeout=60)
+        finally:
+            await bridges.stop_all()
+        assert (skipped.status, skipped.error_message) == ("skipped", FOREIGN_PROCESSING)
+        assert fake_gemini.call_count == 0
+        assert await job_counts(h.db, job) == before, "nothing generated, charged or written"
+
+        env = settings_env(remote_settings, temporal_address=temporal_env.client.service_client.config.target_host)
+        listed = await run_quel("adopt", "--stale-after", "30m", "--dry-run", env=env, cwd=REPOSITORY)
+        assert listed.returncode == 0, listed.stderr
+        assert f"{job.job_id}  would adopt: 2 of 5 images made, 3 to generate" in listed.stdout
+        assert await job_counts(h.db, job) == before
+
+        adopted = await run_quel("adopt", job.job_id, env=env, cwd=REPOSITORY)
+        assert adopted.returncode == 0, adopted.stderr
+        assert f"{job.job_id}  adopted: 2 of 5 images made, 3 to generate (idle " in adopted.stdout
+        assert "days); workflow started" in adopted.stdout
+        result = await asyncio.wait_for(_result(h, job.job_id), timeout=60)
+        assert (result.status, result.completed_images, result.attach_ids[:2]) == ("completed", 5, job.kept)
+        assert fake_gemini.call_count == 3
+        after = await job_counts(h.db, job)
+        assert_adopted(after, job)
+
+        again = await adopt_jobs(
+            client, h.resources.store, [job.job_id], task_queue=remote_settings.temporal_task_queue
+        )
+        assert [report.describe() for report in again] == [f"{job.job_id}  refused: job is already completed"]
+        assert await job_counts(h.db, job) == after
+
+
+async def test_adopting_twice_while_the_adoption_runs_starts_nothing_more(
+    client: Client, remote_settings: Settings, fake_gemini: FakeGemini
+) -> None:
+    fake_gemini.hold()
+    async with harness(client, remote_settings) as h:
+        job = await seed_foreign_job(h.db)
+        queue = remote_settings.temporal_task_queue
+        first = await adopt_jobs(client, h.resources.store, [job.job_id], task_queue=queue)
+        await eventually(lambda: _in_flight(fake_gemini, 2), timeout=30, what="adopted images generating")
+        second = await adopt_jobs(client, h.resources.store, [job.job_id], task_queue=queue)
+        fake_gemini.release()
+        result = await asyncio.wait_for(_result(h, job.job_id), timeout=60)
+        assert [r.started.value if r.started else None for r in (*first, *second)] == ["started", "duplicate"]
+        assert "adopted before" in second[0].describe()
+        assert result.status == "completed"
+        assert fake_gemini.call_count == 3
+        assert_adopted(await job_counts(h.db, job), job)
+
+
+async def test_a_second_workflow_id_for_the_same_job_is_skipped(
+    client: Client, remote_settings: Settings, fake_gemini: FakeGemini
+) -> None:
+    """Two ids naming one job (here: letter case) must not both run it."""
+    fake_gemini.hold()
+    async with harness(client, remote_settings) as h:
+        async with h.db.acquire() as connection:
+            job_id = await seed_job(connection, "single_batch.fashion")
+        owner = await h.start(job_id)
+        await eventually(lambda: _in_flight(fake_gemini, 2), timeout=30, what="the owner generating")
+        other = await client.start_workflow(
+            ProductionJobWorkflow.run,
+            job_id.upper(),
+            id=job_id.upper(),
+            task_queue=remote_settings.temporal_task_queue,
+        )
+        refused = await asyncio.wait_for(other.result(), timeout=30)
+        fake_gemini.release()
+        result = await asyncio.wait_for(owner.result(), timeout=60)
+        assert (refused.status, refused.error_message) == ("skipped", f"job is run by workflow {job_id!r}")
+        assert (result.status, result.completed_images) == ("completed", 4)
+        assert fake_gemini.call_count == 4
+        charges = await h.db.fetchval("SELECT count(*) FROM quel_temporal_charges WHERE job_id = $1", job_id)
+        assert charges == 4
+
+
+async def test_our_crashed_job_resumes_on_a_plain_rerun(
+    client: Client, remote_settings: Settings, fake_gemini: FakeGemini
+) -> None:
+    """A run of ours that died mid-job leaves the row `processing` under our claim: the job's
+    next run (a reset, as the runbook says) resumes it instead of taking it for foreign."""
+    async with harness(client, remote_settings) as h:
+        async with h.db.acquire() as connection:
+            job_id = await seed_job(connection, "single_batch.fashion")
+        handle = await h.start(job_id)
+        await eventually(lambda: _completed_at_least(h, job_id, 2), timeout=60, what="two images recorded")
+        await handle.terminate("worker lost mid-job")
+        assert (await h.job_row(job_id))["job_status"] == "processing"
+        await _reset_to_first_task(client, job_id)
+        result = await asyncio.wait_for(_result(h, job_id), timeout=60)
+        assert (result.status, result.completed_images) == ("completed", 4)
+        row = await h.job_row(job_id)
+        assert (row["job_status"], row["completed_images"], len(set(row["generated_attach_ids"]))) == (
+            "completed",
+            4,
+            4,
+        )
+        charges = await h.db.fetchval("SELECT count(*) FROM quel_temporal_charges WHERE job_id = $1", job_id)
+        assert charges == 4
+
+
+async def _result(h: Harness, job_id: str) -> JobResult:
+    """The result of the job's latest run."""
+    await eventually(lambda: _workflow_exists(h.client, job_id), timeout=30, what=f"workflow {job_id}")
+    return await h.client.get_workflow_handle_for(ProductionJobWorkflow.run, job_id).result()
+
+
+async def _workflow_exists(client: Client, job_id: str) -> bool:
+    try:
+        await client.get_workflow_handle(job_id).describe()
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+async def _in_flight(gemini: FakeGemini, calls: int) -> bool:
+    return gemini.in_flight >= calls
+
+
+async def _completed_at_least(h: Harness, job_id: str, images: int) -> bool:
+    return bool((await h.job_row(job_id))["completed_images"] >= images)
+
+
+async def _reset_to_first_task(client: Client, job_id: str) -> None:
+    """`temporal workflow reset --type FirstWorkflowTask`: a new run of the same workflow id."""
+    history = await client.get_workflow_handle(job_id).fetch_history()
+    first_task = next(
+        event.event_id for event in history.events if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    )
+    await client.workflow_service.reset_workflow_execution(
+        ResetWorkflowExecutionRequest(
+            namespace=client.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=job_id),
+            reason="re-run after a crash",
+            workflow_task_finish_event_id=first_task,
+            request_id=str(uuid.uuid4()),
+        )
+    )
