@@ -34,6 +34,12 @@ from domain.priority import JobPriorities
 MODIFY_INPUTS_PREFIX = "modify-inputs"
 
 
+def staged_modify_inputs(job_id: str) -> tuple[str, str]:
+    """Where an in-paint job's inline mask and reference are staged in the bucket."""
+    folder = f"{MODIFY_INPUTS_PREFIX}/{job_id}"
+    return f"{folder}/mask.png", f"{folder}/reference"
+
+
 class JobActivities:
     def __init__(
         self,
@@ -145,14 +151,12 @@ class JobActivities:
             sources = modify_sources(row.job_input_data)
             original = await self._original_path(plan.modify.original_attach_id, plan.modify.original_image_url)
             inputs = [ReferenceInput(plan.modify.original_attach_id or 0, "original", original)]
-            folder = f"{MODIFY_INPUTS_PREFIX}/{job_id}"
-            await self._storage.upload(f"{folder}/mask.png", sources.mask, content_type="image/png")
-            inputs.append(ReferenceInput(0, "mask", f"{folder}/mask.png"))
+            mask, reference = staged_modify_inputs(job_id)
+            await self._storage.upload(mask, sources.mask, content_type="image/png")
+            inputs.append(ReferenceInput(0, "mask", mask))
             if sources.reference is not None:
-                await self._storage.upload(
-                    f"{folder}/reference", sources.reference, content_type="application/octet-stream"
-                )
-                inputs.append(ReferenceInput(0, "reference", f"{folder}/reference"))
+                await self._storage.upload(reference, sources.reference, content_type="application/octet-stream")
+                inputs.append(ReferenceInput(0, "reference", reference))
             return inputs
 
     async def _original_path(self, attach_id: int | None, url: str) -> str:
@@ -169,6 +173,15 @@ class JobActivities:
             return resolve_attach_path(row.attach_file_path, row.attach_directory)
         except UnusablePath as error:
             raise InvalidJobInput(f"original image attach {attach_id}: {error}") from None
+
+    @activity.defn
+    async def delete_modify_inputs(self, job_id: str) -> None:
+        """Removes what `prepare_modify_inputs` staged, once the job's final status is written
+        (a re-run stages it again from the row). A missing object counts as deleted, so a
+        retry, or a job that never staged a reference, is harmless."""
+        with application_errors():
+            for path in staged_modify_inputs(job_id):
+                await self._storage.delete(path)
 
     @activity.defn
     async def record_output(self, request: RecordOutputRequest) -> int:

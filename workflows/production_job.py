@@ -39,6 +39,12 @@ DATABASE_STEPS_LOCAL = "database-steps-local"
 """Patch: database steps run as local activities (one marker event instead of an activity's
 three, and no extra workflow task); runs started before it replay their ordinary activities."""
 
+DELETE_MODIFY_INPUTS = "delete-modify-inputs"
+"""Patch: an in-paint job's staged inputs are deleted once its final status is written; runs
+started before it end without that step."""
+CLEANUP_BUDGET = timedelta(minutes=10)
+"""How long deleting staged inputs may keep retrying before they are left in the bucket."""
+
 # Short: a statement that takes longer is stuck, and a crashed worker's task is retried sooner.
 DATABASE_TIMEOUT = timedelta(seconds=15)
 DATABASE_RETRY = RetryPolicy(
@@ -131,6 +137,8 @@ class ProductionJobWorkflow:
         except asyncio.CancelledError:
             # The job was already over when the cancel came; finish it as it ended.
             await self._finish(outcome)
+        if started.plan.kind is JobKind.MODIFY and workflow.patched(DELETE_MODIFY_INPUTS):
+            await self._delete_modify_inputs()
         if self._cancel_requested:
             raise asyncio.CancelledError()
         if outcome.status is JobStatus.FAILED:
@@ -366,6 +374,22 @@ class ProductionJobWorkflow:
             failure_reasons=self._failure_reasons,
             cancelled=self._cancel_seen,
         )
+
+    async def _delete_modify_inputs(self) -> None:
+        """The staged mask and reference go once the row is final (the row still holds them, so
+        a re-run stages them again). A cleanup that cannot finish leaves them in the bucket and
+        changes nothing in how the job ended."""
+        try:
+            await workflow.execute_activity_method(
+                JobActivities.delete_modify_inputs,
+                self._progress.job_id,
+                start_to_close_timeout=DATABASE_TIMEOUT,
+                schedule_to_close_timeout=CLEANUP_BUDGET,
+                retry_policy=DATABASE_RETRY,
+                summary=summaries.DELETE_MODIFY,
+            )
+        except (ActivityError, asyncio.CancelledError) as error:
+            workflow.logger.warning("in-paint inputs left in storage", extra={"reason": str(error)})
 
     async def _finish(self, outcome: Outcome) -> None:
         await self._database_step(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -10,6 +11,9 @@ from typing import Any
 
 import asyncpg
 from PIL import Image
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowHandle
 
 from operations.start import start_job_workflow
@@ -71,3 +75,20 @@ async def harness(client: Client, settings: Settings, *, workers: bool = True) -
                 yield Harness(client, settings, resources)
         else:
             yield Harness(client, settings, resources)
+
+
+async def reset_to_first_task(client: Client, job_id: str) -> None:
+    """`temporal workflow reset --type FirstWorkflowTask`: a new run of the same workflow id."""
+    history = await client.get_workflow_handle(job_id).fetch_history()
+    first_task = next(
+        event.event_id for event in history.events if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+    )
+    await client.workflow_service.reset_workflow_execution(
+        ResetWorkflowExecutionRequest(
+            namespace=client.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=job_id),
+            reason="re-run by a test",
+            workflow_task_finish_event_id=first_task,
+            request_id=str(uuid.uuid4()),
+        )
+    )

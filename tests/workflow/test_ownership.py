@@ -5,12 +5,8 @@ live workflows."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import EventType
-from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
@@ -23,7 +19,7 @@ from tests.bridge.observe import eventually
 from tests.fakes.gemini_server import FakeGemini
 from tests.operate.cli import run_quel
 from tests.support.foreign import assert_adopted, job_counts, seed_foreign_job
-from tests.support.harness import Harness, harness
+from tests.support.harness import Harness, harness, reset_to_first_task
 from tests.support.processes import settings_env
 from tests.support.seed import seed_job
 from workflows.production_job import ProductionJobWorkflow
@@ -132,7 +128,7 @@ async def test_our_crashed_job_resumes_on_a_plain_rerun(
         await eventually(lambda: _completed_at_least(h, job_id, 2), timeout=60, what="two images recorded")
         await handle.terminate("worker lost mid-job")
         assert (await h.job_row(job_id))["job_status"] == "processing"
-        await _reset_to_first_task(client, job_id)
+        await reset_to_first_task(client, job_id)
         result = await asyncio.wait_for(_result(h, job_id), timeout=60)
         assert (result.status, result.completed_images) == ("completed", 4)
         row = await h.job_row(job_id)
@@ -167,20 +163,3 @@ async def _in_flight(gemini: FakeGemini, calls: int) -> bool:
 
 async def _completed_at_least(h: Harness, job_id: str, images: int) -> bool:
     return bool((await h.job_row(job_id))["completed_images"] >= images)
-
-
-async def _reset_to_first_task(client: Client, job_id: str) -> None:
-    """`temporal workflow reset --type FirstWorkflowTask`: a new run of the same workflow id."""
-    history = await client.get_workflow_handle(job_id).fetch_history()
-    first_task = next(
-        event.event_id for event in history.events if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
-    )
-    await client.workflow_service.reset_workflow_execution(
-        ResetWorkflowExecutionRequest(
-            namespace=client.namespace,
-            workflow_execution=WorkflowExecution(workflow_id=job_id),
-            reason="re-run after a crash",
-            workflow_task_finish_event_id=first_task,
-            request_id=str(uuid.uuid4()),
-        )
-    )
