@@ -94,13 +94,13 @@ def remaining_plan(plan: JobPlan, made: int) -> JobPlan:
     """The plan without its first `made` images, in plan order (stage, then slot).
 
     The other worker's outputs carry no stage or combination, so which slots they were is
-    unknown; their count is what is taken off. The slots left keep their identities, so the
-    same adoption run again generates and charges the same images. Stages left empty go."""
+    unknown; their count is what is taken off. The slots left keep their identities and
+    places, so the same adoption run again generates and charges the same images. A stage
+    left without images stays, empty, so stages keep their numbers."""
     stages = []
     to_drop = max(made, 0)
     for stage in plan.stages:
         dropped = min(to_drop, len(stage.slots))
         to_drop -= dropped
-        if dropped < len(stage.slots):
-            stages.append(replace(stage, slots=stage.slots[dropped:], first_number=stage.first_number + dropped))
+        stages.append(replace(stage, slots=stage.slots[dropped:], first_number=stage.first_number + dropped))
     return replace(plan, stages=tuple(stages))

@@ -22,10 +22,12 @@ def resolve_inputs(stage: StagePlan, stage_count: int) -> str:
 
 
 def generate_image(stage: StagePlan, stage_count: int, slot: SlotPlan, number: int) -> str:
-    """`number`: the image's place in its stage, from 0."""
+    """`number`: the image's place in its stage as planned, from 0 (an adopted job's stage may
+    start after the images another worker made)."""
     view = "/".join(part for part in (slot.angle or stage.camera_angle, slot.shot or stage.shot_type) if part)
     combination = view or f"combination {slot.combo + 1}"
-    return f"{_stage(stage, stage_count)} · {combination} · image {number + 1} of {len(stage.slots)}"
+    planned = stage.first_number + len(stage.slots)
+    return f"{_stage(stage, stage_count)} · {combination} · image {number + 1} of {planned}"
 
 
 def record_output(stage: StagePlan, stage_count: int, number: int) -> str:

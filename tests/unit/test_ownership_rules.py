@@ -99,12 +99,12 @@ def test_remaining_plan_drops_the_first_made_images_and_keeps_the_rest_as_planne
     rest = remaining_plan(plan, 3)
     assert rest.total_images == 2
     assert _identities(rest) == _identities(plan)[3:]
-    assert [(stage.index, stage.first_number) for stage in rest.stages] == [(1, 1)]
-    assert rest.stages[0].prompt == "stage 1"
+    assert [(stage.index, len(stage.slots), stage.first_number) for stage in rest.stages] == [(0, 0, 2), (1, 2, 1)]
+    assert [stage.prompt for stage in rest.stages] == ["stage 0", "stage 1"]
 
 
 def test_remaining_plan_with_nothing_or_everything_made() -> None:
     plan = _plan(2, 3)
     assert remaining_plan(plan, 0) == plan
-    assert remaining_plan(plan, 5).stages == ()
+    assert remaining_plan(plan, 5).total_images == 0
     assert remaining_plan(plan, 9).total_images == 0

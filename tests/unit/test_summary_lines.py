@@ -33,6 +33,11 @@ def test_an_image_names_its_stage_view_and_place() -> None:
     assert summaries.generate_image(first, 2, front_full, 2) == "stage 1/2 · front/full · image 3 of 4"
 
 
+def test_an_adopted_stage_counts_its_images_as_planned() -> None:
+    rest, slot = replace(stage(0, 3), first_number=2), SlotPlan(combo=0, index=2)
+    assert summaries.generate_image(rest, 1, slot, 2) == "stage 1/1 · combination 1 · image 3 of 5"
+
+
 def test_an_image_without_a_view_of_its_own_takes_the_stage_one_or_its_combination() -> None:
     slot = SlotPlan(combo=1, index=0)
     assert summaries.generate_image(stage(1, 3, camera_angle="low"), 2, slot, 0) == "stage 2/2 · low · image 1 of 3"
