@@ -69,7 +69,8 @@ class SupabaseStorage:
         return data
 
     async def size(self, path: str) -> int | None:
-        """From the object's details (`GET /object/info/...`), without downloading it."""
+        """From the object's details (`GET /object/info/...`), without downloading it; an object
+        whose details lack a size (Storage answers null without metadata) is read to measure it."""
         validate_storage_path(path)
         try:
             async with self._translated_errors("size", path, missing_means_no_object=True):
@@ -77,9 +78,7 @@ class SupabaseStorage:
         except ObjectNotFound:
             return None
         size = details.get("size")
-        if not isinstance(size, int):
-            raise StorageUnavailable(f"details of '{self.bucket}/{path}' carry no size: {sorted(details)}")
-        return size
+        return size if isinstance(size, int) else len(await self.download(path))
 
     async def upload(self, path: str, data: bytes, *, content_type: str) -> None:
         validate_storage_path(path)

@@ -38,6 +38,8 @@ HOLD_LIMIT_SECONDS = 60.0
 class StoredObject:
     data: bytes
     content_type: str
+    size_known: bool = True
+    """False: the object's details say `"size": null`, as Storage does for an object without metadata."""
 
 
 @dataclass(frozen=True)
@@ -148,9 +150,11 @@ class FakeSupabaseStorage:
         with self._lock:
             return list(self._requests)
 
-    def put_object(self, bucket: str, path: str, data: bytes, content_type: str = "image/webp") -> None:
+    def put_object(
+        self, bucket: str, path: str, data: bytes, content_type: str = "image/webp", *, size_known: bool = True
+    ) -> None:
         with self._lock:
-            self._objects[(bucket, path)] = StoredObject(data, content_type)
+            self._objects[(bucket, path)] = StoredObject(data, content_type, size_known)
 
     def get_object(self, bucket: str, path: str) -> bytes | None:
         with self._lock:
@@ -253,7 +257,8 @@ class FakeSupabaseStorage:
         if stored is None:
             return _not_found()
         bucket, _, path = key.partition("/")
-        details = {"name": path, "bucket_id": bucket, "size": len(stored.data), "content_type": stored.content_type}
+        size = len(stored.data) if stored.size_known else None
+        details = {"name": path, "bucket_id": bucket, "size": size, "content_type": stored.content_type}
         return _Reply(200, json.dumps(details).encode())
 
     def _store(self, key: str, stored: StoredObject, *, overwrite: bool) -> _Reply:

@@ -471,6 +471,14 @@ async def test_supabase_size_reads_the_details_not_the_object(
 
 
 @pytest.mark.asyncio
+async def test_supabase_size_unknown_to_storage_is_measured(
+    fake: FakeSupabaseStorage, supabase: SupabaseStorage
+) -> None:
+    fake.put_object(BUCKET, "generated-images/user-1/a.webp", WEBP, size_known=False)
+    assert await supabase.size("generated-images/user-1/a.webp") == len(WEBP)
+
+
+@pytest.mark.asyncio
 async def test_local_size_of_an_object_and_of_a_missing_one(tmp_path: Path) -> None:
     storage = LocalFolderStorage(tmp_path, BUCKET)
     await storage.upload("uploads/a.webp", WEBP, content_type="image/webp")
