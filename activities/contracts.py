@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from domain.bounds import JobBounds
 from domain.credits import Payer
 from domain.outcome import Outcome
 from domain.plan import Category, JobKind, JobPlan
@@ -22,8 +23,28 @@ class FailureType:
     GENERATOR_AUTH = "GeneratorAuthError"
     JOB_CANCELLED = "JobCancelled"
     JOB_FAILED = "JobFailed"
+    DATABASE_REFUSED = "DatabaseRefused"
+    """The database refused a write (a value or constraint it does not accept): retrying cannot help."""
+    OUT_OF_TIME = "OutOfTime"
+    """A step kept failing until its time budget (D15) ran out."""
+    PRODUCTION_NOT_UPDATED = "ProductionNotUpdated"
+    """The job row is final, but its production row could not take the status."""
 
     JOB_LEVEL = (INVALID_INPUT, INSUFFICIENT_CREDITS, NO_PAYER)
+
+
+class ActivityName:
+    """The workflow schedules activities by these names, so it never imports the modules that
+    implement them (and the clients those hold)."""
+
+    START_JOB = "start_job"
+    RESOLVE_INPUTS = "resolve_inputs"
+    PREPARE_MODIFY_INPUTS = "prepare_modify_inputs"
+    DELETE_MODIFY_INPUTS = "delete_modify_inputs"
+    RECORD_OUTPUT = "record_output"
+    REQUEST_CANCEL = "request_cancel"
+    FINISH_JOB = "finish_job"
+    GENERATE_IMAGE = "generate_image"
 
 
 @dataclass(frozen=True)
@@ -52,6 +73,7 @@ class StartedJob:
     kept_attach_ids: list[int] = field(default_factory=list)
     """Adopted job (D14): images another worker made; they count as produced and `plan`
     holds only the rest."""
+    bounds: JobBounds = field(default_factory=JobBounds)
 
 
 @dataclass(frozen=True)

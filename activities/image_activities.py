@@ -16,7 +16,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from activities.contracts import GeneratedOutput, GenerateImageRequest, ReferenceInput
+from activities.contracts import ActivityName, GeneratedOutput, GenerateImageRequest, ReferenceInput
 from activities.errors import application_errors, job_cancelled
 from activities.heartbeat import heartbeating
 from activities.telemetry import count_generated, excerpt, log_event, record_generator_latency
@@ -64,7 +64,7 @@ class ImageActivities:
         self.max_activities = concurrency + PREPARED_AHEAD
         """What the image worker may run at once: the generator slots and the images prepared ahead."""
 
-    @activity.defn
+    @activity.defn(name=ActivityName.GENERATE_IMAGE)
     async def generate_image(self, request: GenerateImageRequest) -> GeneratedOutput:
         """Draws one output and stores it under its deterministic key (D6).
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.contracts import (
+    ActivityName,
+    FailureType,
     FinishJobRequest,
     RecordOutputRequest,
     ReferenceInput,
@@ -15,12 +18,13 @@ from activities.contracts import (
     ResolveInputsRequest,
     StartedJob,
 )
-from activities.errors import application_errors
+from activities.errors import database_errors
 from activities.telemetry import count_credits, log_event
 from clients.cancel_flags import CancelFlags
 from clients.job_store import JobStore, OutputRecord
 from clients.storage import ObjectStorage
 from clients.storage_paths import NoFilePath, UnusablePath, resolve_attach_path, validate_storage_path
+from domain.bounds import JobBounds
 from domain.credits import require_balance
 from domain.errors import InsufficientCredits, InvalidJobInput, NoPayer
 from domain.job_ids import is_job_id
@@ -51,6 +55,7 @@ class JobActivities:
         image_task_queue: str,
         storage_host: str | None,
         priorities: JobPriorities,
+        bounds: JobBounds,
     ) -> None:
         self._store = store
         self._storage = storage
@@ -59,65 +64,68 @@ class JobActivities:
         self._image_task_queue = image_task_queue
         self._storage_host = storage_host
         self._priorities = priorities
+        self._bounds = bounds
 
-    @activity.defn
+    @activity.defn(name=ActivityName.START_JOB)
     async def start_job(self, job_id: str) -> StartedJob:
         """Claims the row (D1, D14), plans it (D5), picks the payer and checks the balance (D3).
         An adopted job is planned without the images the other worker made (they are kept).
 
         A job that cannot run comes back with `failure` set (not as an error), so the workflow
         still tags it with its search attributes before failing it."""
-        if not is_job_id(job_id):
-            return StartedJob(job_id=job_id, skipped_reason=f"job id {job_id!r} is not a UUID")
-        info = activity.info()
-        owner = info.workflow_id or job_id
-        claim = await self._store.claim(job_id, workflow_id=owner, run_id=info.workflow_run_id)
-        if claim.row is None:
-            return StartedJob(job_id=job_id, skipped_reason=claim.reason)
-        row = claim.row
-        tagged = StartedJob(
-            job_id=job_id,
-            job_type=row.job_type,
-            production_path=Category.from_production_path(row.quel_production_path).value,
-            org_id=row.org_id or "",
-            member_id=row.quel_member_id or "",
-        )
-        kept = list(claim.kept_attach_ids)
-        try:
-            plan = remaining_plan(build_plan(row), len(kept))
-            log_event(
-                "job received",
+        with database_errors():
+            if not is_job_id(job_id):
+                return StartedJob(job_id=job_id, skipped_reason=f"job id {job_id!r} is not a UUID")
+            info = activity.info()
+            owner = info.workflow_id or job_id
+            claim = await self._store.claim(job_id, workflow_id=owner, run_id=info.workflow_run_id)
+            if claim.row is None:
+                return StartedJob(job_id=job_id, skipped_reason=claim.reason)
+            row = claim.row
+            tagged = StartedJob(
                 job_id=job_id,
-                job_type=plan.kind.value,
-                category=plan.category.value,
-                total_images=plan.total_images + len(kept),
-                kept_images=len(kept),
-                stages=len(plan.stages),
+                job_type=row.job_type,
+                production_path=Category.from_production_path(row.quel_production_path).value,
+                org_id=row.org_id or "",
+                member_id=row.quel_member_id or "",
             )
-            prepaid = plan.kind is JobKind.MODIFY
-            payer = None if prepaid else await self._store.find_payer(row, plan.user_id)
-            if payer is not None:
-                require_balance(payer, images=plan.total_images, price=self._price)
-        except (InvalidJobInput, NoPayer, InsufficientCredits) as error:
-            log_event("job refused", job_id=job_id, reason=str(error))
-            return replace(tagged, failure=str(error), failure_type=type(error).__name__)
-        return replace(
-            tagged,
-            job_type=plan.kind.value,
-            member_id=row.quel_member_id or plan.user_id or "",
-            plan=plan,
-            payer=payer,
-            owner=row.quel_member_id or plan.user_id,
-            price=self._price,
-            image_task_queue=self._image_task_queue,
-            priority=self._priorities.key(interactive=prepaid),
-            kept_attach_ids=kept,
-        )
+            kept = list(claim.kept_attach_ids)
+            try:
+                plan = remaining_plan(build_plan(row), len(kept))
+                log_event(
+                    "job received",
+                    job_id=job_id,
+                    job_type=plan.kind.value,
+                    category=plan.category.value,
+                    total_images=plan.total_images + len(kept),
+                    kept_images=len(kept),
+                    stages=len(plan.stages),
+                )
+                prepaid = plan.kind is JobKind.MODIFY
+                payer = None if prepaid else await self._store.find_payer(row, plan.user_id)
+                if payer is not None:
+                    require_balance(payer, images=plan.total_images, price=self._price)
+            except (InvalidJobInput, NoPayer, InsufficientCredits) as error:
+                log_event("job refused", job_id=job_id, reason=str(error))
+                return replace(tagged, failure=str(error), failure_type=type(error).__name__)
+            return replace(
+                tagged,
+                job_type=plan.kind.value,
+                member_id=row.quel_member_id or plan.user_id or "",
+                plan=plan,
+                payer=payer,
+                owner=row.quel_member_id or plan.user_id,
+                price=self._price,
+                image_task_queue=self._image_task_queue,
+                priority=self._priorities.key(interactive=prepaid),
+                kept_attach_ids=kept,
+                bounds=self._bounds,
+            )
 
-    @activity.defn
+    @activity.defn(name=ActivityName.RESOLVE_INPUTS)
     async def resolve_inputs(self, request: ResolveInputsRequest) -> ResolvedInputs:
         """Finds each input's storage path; a refused path is invalid input (D5)."""
-        with application_errors():
+        with database_errors():
             rows = await self._store.attach_rows(sorted(set(request.attach_ids)))
             inputs: list[ResolvedInput] = []
             unavailable: dict[int, str] = {}
@@ -138,11 +146,11 @@ class JobActivities:
                 activity.logger.warning("input unavailable", extra={"attach_id": attach_id, "reason": reason})
             return ResolvedInputs(inputs=inputs, unavailable=unavailable)
 
-    @activity.defn
+    @activity.defn(name=ActivityName.PREPARE_MODIFY_INPUTS)
     async def prepare_modify_inputs(self, job_id: str) -> list[ReferenceInput]:
         """Stores the in-paint job's inline mask and reference under fixed keys, so the image
         activity reads them from storage like any other input and history stays small."""
-        with application_errors():
+        with database_errors():
             row = await self._store.load(job_id)
             if row is None:
                 raise InvalidJobInput("job row not found")
@@ -174,19 +182,19 @@ class JobActivities:
         except UnusablePath as error:
             raise InvalidJobInput(f"original image attach {attach_id}: {error}") from None
 
-    @activity.defn
+    @activity.defn(name=ActivityName.DELETE_MODIFY_INPUTS)
     async def delete_modify_inputs(self, job_id: str) -> None:
         """Removes what `prepare_modify_inputs` staged, once the job's final status is written
         (a re-run stages it again from the row). A missing object counts as deleted, so a
         retry, or a job that never staged a reference, is harmless."""
-        with application_errors():
+        with database_errors():
             for path in staged_modify_inputs(job_id):
                 await self._storage.delete(path)
 
-    @activity.defn
+    @activity.defn(name=ActivityName.RECORD_OUTPUT)
     async def record_output(self, request: RecordOutputRequest) -> int:
         """Attach row, charge and progress for one output; once per output identity."""
-        with application_errors():
+        with database_errors():
             recorded = await self._store.record_output(
                 OutputRecord(
                     identity=OutputIdentity(request.job_id, request.stage, request.combo, request.index),
@@ -205,15 +213,20 @@ class JobActivities:
         log_event("progress", completed_images=recorded.completed_images, **where)
         return recorded.attach_id
 
-    @activity.defn
+    @activity.defn(name=ActivityName.REQUEST_CANCEL)
     async def request_cancel(self, job_id: str) -> None:
         """Sets the legacy flag that every image activity of the job checks (D8)."""
-        await self._cancel_flags.set(job_id)
+        with database_errors():
+            await self._cancel_flags.set(job_id)
 
-    @activity.defn
+    @activity.defn(name=ActivityName.FINISH_JOB)
     async def finish_job(self, request: FinishJobRequest) -> None:
-        with application_errors():
-            await self._store.finish(request.job_id, request.outcome)
+        """The job row first, on its own: it is what the front end reads and what makes the job final.
+        The production row last and best-effort, as the legacy worker wrote it: when the database
+        refuses it (DOMAIN 3.1: an enum without `user_cancelled`), the job stays final and the
+        failure says so; the workflow then fails, visibly, with that reason."""
+        with database_errors():
+            await self._store.finish_job_row(request.job_id, request.outcome)
             # After the row is final, so the refund counts what the job really produced (D12).
             refund = await self._store.refund_unproduced(request.job_id)
         if refund is not None:
@@ -224,3 +237,12 @@ class JobActivities:
                 credits=refund.amount,
                 payer=refund.payer.kind.value,
             )
+        try:
+            with database_errors():
+                await self._store.finish_production(request.job_id, request.outcome.status)
+        except ApplicationError as error:
+            raise ApplicationError(
+                f"the job is {request.outcome.status.value}, but its production row was not updated: {error.message}",
+                type=FailureType.PRODUCTION_NOT_UPDATED,
+                non_retryable=True,
+            ) from error

@@ -337,31 +337,40 @@ class JobStore:
         )
         return True
 
-    async def finish(self, job_id: str, outcome: Outcome) -> None:
-        """Final job and production status in one statement. The production's `attach_ids`
-        gains the job's `generated_attach_ids` once, in order, without duplicates. A row
+    async def finish_job_row(self, job_id: str, outcome: Outcome) -> None:
+        """The job's final status, on its own: the row the front end reads and D1 checks. A row
         that is already final is left as it is, so a repeated call changes nothing."""
         await self._pool.execute(
-            """WITH job AS (
-                 UPDATE quel_production_jobs
-                 SET job_status = $2::job_status_enum, completed_at = coalesce(completed_at, now()),
-                     failed_images = $3, error_message = $4, updated_at = now()
-                 WHERE job_id = $1 AND job_status IN ('pending', 'processing')
-                 RETURNING production_id, coalesce(generated_attach_ids, '[]'::jsonb) AS ids)
-               UPDATE quel_production_photo AS p
+            """UPDATE quel_production_jobs
+               SET job_status = $2::job_status_enum, completed_at = coalesce(completed_at, now()),
+                   failed_images = $3, error_message = $4, updated_at = now()
+               WHERE job_id = $1 AND job_status IN ('pending', 'processing')""",
+            _job_uuid(job_id),
+            outcome.status.value,
+            outcome.failed_images,
+            outcome.error_message,
+        )
+
+    async def finish_production(self, job_id: str, status: JobStatus) -> None:
+        """The production row takes the job's final `status`, and its `attach_ids` gains the job's
+        `generated_attach_ids` once, in order, without duplicates. Only when the job row holds
+        `status` (this run made it final), and safe to repeat."""
+        await self._pool.execute(
+            """UPDATE quel_production_photo AS p
                SET production_status = $2::text::production_status_enum,
                    attach_ids = (
                      SELECT coalesce(jsonb_agg(merged.value ORDER BY merged.first), '[]'::jsonb)
                      FROM (SELECT value, min(ordinality) AS first
                            FROM jsonb_array_elements(
                                   CASE WHEN jsonb_typeof(p.attach_ids) = 'array' THEN p.attach_ids
-                                       ELSE '[]'::jsonb END || job.ids) WITH ORDINALITY
+                                       ELSE '[]'::jsonb END
+                                  || coalesce(job.generated_attach_ids, '[]'::jsonb)) WITH ORDINALITY
                            GROUP BY value) AS merged)
-               FROM job WHERE p.production_id = job.production_id""",
+               FROM quel_production_jobs AS job
+               WHERE job.job_id = $1 AND job.job_status = $2::job_status_enum
+                 AND p.production_id = job.production_id""",
             _job_uuid(job_id),
-            outcome.status.value,
-            outcome.failed_images,
-            outcome.error_message,
+            status.value,
         )
 
     async def refund_unproduced(self, job_id: str) -> Refund | None:

@@ -10,6 +10,7 @@ from temporalio.common import Priority, WorkflowIDConflictPolicy, WorkflowIDReus
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from clients.job_store import JobHeadline
+from domain.job_ids import canonical_job_id
 from workflows.production_job import ProductionJobWorkflow
 
 _NAME_LIMIT = 40
@@ -70,6 +71,8 @@ async def _start(
     summary: str,
     priority: int | None,
 ) -> StartResult:
+    # One workflow id per job, however the caller spelled it (`6F0B...` is `6f0b...`).
+    job_id = canonical_job_id(job_id)
     try:
         await client.start_workflow(
             ProductionJobWorkflow.run,

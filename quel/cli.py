@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from domain.job_ids import canonical_job_id
 from domain.outcome import JobStatus
 
 if TYPE_CHECKING:
@@ -38,7 +39,12 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_show_locals=False,
 )
-JOB_ID = typer.Argument(help="The job id (quel_production_jobs.job_id, also the workflow id).", show_default=False)
+JOB_ID = typer.Argument(
+    help="The job id (quel_production_jobs.job_id, also the workflow id).",
+    show_default=False,
+    # One spelling everywhere: `6F0B...` names the same job and workflow as `6f0b...`.
+    callback=canonical_job_id,
+)
 
 
 @functools.cache

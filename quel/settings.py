@@ -6,6 +6,7 @@ fails fast with the variable's name. Secrets are `SecretStr`: they print as `***
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from domain.bounds import JobBounds
 from domain.priority import JobPriorities
 
 
@@ -59,6 +61,10 @@ class Settings(BaseSettings):
     temporal_tls_server_name: str | None = None
 
     image_concurrency: int = Field(2, ge=1, le=64)
+    job_image_window: int = Field(JobBounds.image_window, ge=1, le=200)
+    """Images of one job scheduled at once (D15)."""
+    database_step_budget_seconds: float = Field(JobBounds.database_budget.total_seconds(), gt=0)
+    image_budget_seconds: float = Field(JobBounds.image_budget.total_seconds(), gt=0)
 
     database_url: SecretStr | None = None
     """None means `quel dev` starts an embedded PostgreSQL; production commands require it."""
@@ -168,6 +174,14 @@ class Settings(BaseSettings):
     @property
     def jwks_url(self) -> str | None:
         return f"{self.supabase_url}/auth/v1/.well-known/jwks.json" if self.supabase_url else None
+
+    @property
+    def job_bounds(self) -> JobBounds:
+        return JobBounds(
+            image_window=self.job_image_window,
+            database_budget=timedelta(seconds=self.database_step_budget_seconds),
+            image_budget=timedelta(seconds=self.image_budget_seconds),
+        )
 
     @property
     def generator(self) -> GeneratorBackend:

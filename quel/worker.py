@@ -23,12 +23,15 @@ from quel.settings import Settings
 from workflows.production_job import ProductionJobWorkflow
 
 # Passed through rather than re-imported per workflow run: structlog and rich render log
-# records emitted inside the sandbox; `domain` and `activities` hold the pure data types of
-# activity arguments, whose postponed annotations pydantic cannot resolve in a fresh sandbox;
-# `clients` and `redis` come with the activity classes the workflow names, never run there.
+# records emitted inside the sandbox; a redis connection the garbage collector finalises during
+# a workflow activation imports redis modules lazily, which must stay the host's; the others
+# hold the data types of activity arguments and results, whose postponed annotations pydantic
+# cannot resolve in a fresh sandbox. The workflow names its activities (`ActivityName`) and never
+# imports their modules or the clients they hold.
+ARGUMENT_TYPE_MODULES = ("activities.contracts", "domain.bounds", "domain.credits", "domain.outcome", "domain.plan")
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "structlog", "rich", "domain", "activities", "clients", "redis"
+        "structlog", "rich", "redis", *ARGUMENT_TYPE_MODULES
     )
 )
 
@@ -55,6 +58,7 @@ async def running_workers(client: Client, settings: Settings, resources: Resourc
             image_task_queue=settings.temporal_image_task_queue,
             storage_host=urlsplit(settings.supabase_url).hostname if settings.supabase_url else None,
             priorities=settings.priorities,
+            bounds=settings.job_bounds,
         )
         images = ImageActivities(storage, generator, resources.cancel_flags, concurrency=settings.image_concurrency)
         # A stop (a deploy) lets a generator call in flight finish and its image be stored:

@@ -1,33 +1,36 @@
 """`ProductionJobWorkflow`: one run per job id, the durable replacement of the legacy job loop.
 
 Claim and plan the job, then run its stages strictly one after another, the images of a
-stage in parallel on the image task queue. Each produced image is recorded (attach row,
-charge, progress) in one idempotent activity. The job row always ends in a final status.
+stage in parallel on the image task queue, at most a window of them at once (D15). Each
+produced image is recorded (attach row, charge, progress) in one idempotent activity. The job
+row always ends in a final status; when even that cannot be written, the run fails visibly.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from temporalio import workflow
 from temporalio.common import Priority, RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, TimeoutError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, RetryState, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import (
+        ActivityName,
         FailureType,
         FinishJobRequest,
+        GeneratedOutput,
         GenerateImageRequest,
         RecordOutputRequest,
         ReferenceInput,
+        ResolvedInputs,
         ResolveInputsRequest,
         StartedJob,
     )
-    from activities.image_activities import ImageActivities
-    from activities.job_activities import JobActivities
+    from domain.bounds import JobBounds
+    from domain.job_ids import canonical_job_id
     from domain.outcome import JobStatus, Outcome, decide_outcome
     from domain.output_keys import OutputIdentity
     from domain.plan import Category, JobKind, JobPlan, SlotPlan, StagePlan
@@ -38,6 +41,9 @@ with workflow.unsafe.imports_passed_through():
 DATABASE_STEPS_LOCAL = "database-steps-local"
 """Patch: database steps run as local activities (one marker event instead of an activity's
 three, and no extra workflow task); runs started before it replay their ordinary activities."""
+MODIFY_INPUTS_ACTIVITY = "modify-inputs-activity"
+"""Patch: the in-paint inputs are uploaded by an ordinary activity with storage's timeout, no longer
+by a local database step whose 15 s ran out before a slow upload did."""
 
 DELETE_MODIFY_INPUTS = "delete-modify-inputs"
 """Patch: an in-paint job's staged inputs are deleted once its final status is written; runs
@@ -52,13 +58,14 @@ DATABASE_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     non_retryable_error_types=list(FailureType.JOB_LEVEL),
 )
+# Above the storage client's 30 s per request: the step reads the row and uploads two objects.
+STORAGE_TIMEOUT = timedelta(minutes=2)
 GENERATE_TIMEOUT = timedelta(minutes=5)
 GENERATE_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
 GENERATE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=60),
-    maximum_attempts=8,
     non_retryable_error_types=[
         FailureType.IMAGE_REJECTED,
         FailureType.GENERATOR_AUTH,
@@ -76,15 +83,20 @@ _MERGED_INPUT_TYPE = {
     Category.CARTOON: "top",
 }
 
-Argument = TypeVar("Argument")
 Returned = TypeVar("Returned")
+
+
+class ImageTaskError(Exception):
+    """An image's task raised what it should have handled: a bug. Raised from the workflow (not
+    an `ApplicationError`), it fails the workflow task instead of the job: the UI shows it, and
+    Temporal retries the task until a fixed worker runs it."""
 
 
 @workflow.defn
 class ProductionJobWorkflow:
     @workflow.init
     def __init__(self, job_id: str) -> None:
-        self._progress = JobProgress(job_id=job_id)
+        self._progress = JobProgress(job_id=canonical_job_id(job_id))
         self._failure_reasons: list[str] = []
         self._cancel_seen = False
         """The job stops starting images: Temporal cancel or the legacy flag."""
@@ -95,6 +107,9 @@ class ProductionJobWorkflow:
         self._category = ""
         self._slot_tasks: list[asyncio.Task[None]] = []
         self._database_steps_local = False
+        self._bounds = JobBounds()
+        self._row_final = False
+        """The job row holds its final status."""
 
     @workflow.query
     def progress(self) -> JobProgress:
@@ -102,12 +117,18 @@ class ProductionJobWorkflow:
 
     @workflow.run
     async def run(self, job_id: str) -> JobResult:
+        job_id = self._progress.job_id
         self._database_steps_local = workflow.patched(DATABASE_STEPS_LOCAL)
         try:
             started = await self._start(job_id)
         except asyncio.CancelledError:
             await self._finish(Outcome(JobStatus.USER_CANCELLED, 0, None))
             raise
+        except ApplicationError as failure:
+            # The claim may have been made before the step gave up: the row must not stay `processing`.
+            await self._finish(Outcome(JobStatus.FAILED, 0, failure.message))
+            raise
+        self._bounds = started.bounds
         if started.skipped_reason is not None:
             self._set_status("skipped", error=started.skipped_reason)
             workflow.logger.info("job left untouched", extra={"reason": started.skipped_reason})
@@ -123,22 +144,22 @@ class ProductionJobWorkflow:
                 if self._stopping:
                     break
                 await self._run_stage(started, stage)
-        except (ActivityError, ApplicationError) as error:
-            failure = _job_level_failure(error)
-            if failure is None:
-                raise
+        except ApplicationError as failure:
             await self._drain_slots()
             self._fail_job(failure)
         except asyncio.CancelledError:
             await self._stop_for_cancel()
         outcome = self._outcome()
         try:
-            await self._finish(outcome)
-        except asyncio.CancelledError:
-            # The job was already over when the cancel came; finish it as it ended.
-            await self._finish(outcome)
-        if started.plan.kind is JobKind.MODIFY and workflow.patched(DELETE_MODIFY_INPUTS):
-            await self._delete_modify_inputs()
+            try:
+                await self._finish(outcome)
+            except asyncio.CancelledError:
+                # The job was already over when the cancel came; finish it as it ended.
+                await self._finish(outcome)
+        finally:
+            # Also when only the production row refused its status: the job row is final.
+            if self._row_final and started.plan.kind is JobKind.MODIFY and workflow.patched(DELETE_MODIFY_INPUTS):
+                await self._delete_modify_inputs()
         if self._cancel_requested:
             raise asyncio.CancelledError()
         if outcome.status is JobStatus.FAILED:
@@ -146,20 +167,26 @@ class ProductionJobWorkflow:
         return self._result()
 
     async def _start(self, job_id: str) -> StartedJob:
-        return await self._database_step(JobActivities.start_job, job_id, summary=summaries.CLAIM)
+        return await self._database_step(ActivityName.START_JOB, job_id, StartedJob, summary=summaries.CLAIM)
 
-    async def _database_step(
-        self, step: Callable[[JobActivities, Argument], Awaitable[Returned]], argument: Argument, *, summary: str
-    ) -> Returned:
-        """A step against our own database or bucket: short, idempotent, on this worker. `summary`
-        names it in the UI's timeline."""
-        if self._database_steps_local:
-            return await workflow.execute_local_activity_method(
-                step, argument, start_to_close_timeout=DATABASE_TIMEOUT, retry_policy=DATABASE_RETRY, summary=summary
+    async def _database_step(self, step: str, argument: object, returns: type[Returned], *, summary: str) -> Returned:
+        """A step against our own database or bucket: short, idempotent, on this worker, retried
+        within the database budget (D15). Whatever ends it unfinished comes out as the
+        `ApplicationError` that ends the job, with its reason. `summary` names it in the UI's timeline."""
+        execute = workflow.execute_local_activity if self._database_steps_local else workflow.execute_activity
+        try:
+            result = await execute(
+                step,
+                argument,
+                result_type=returns,
+                start_to_close_timeout=DATABASE_TIMEOUT,
+                schedule_to_close_timeout=self._bounds.database_budget,
+                retry_policy=DATABASE_RETRY,
+                summary=summary,
             )
-        return await workflow.execute_activity_method(
-            step, argument, start_to_close_timeout=DATABASE_TIMEOUT, retry_policy=DATABASE_RETRY, summary=summary
-        )
+        except (ActivityError, ApplicationError) as error:
+            raise _step_failure(step, error) from error
+        return cast(Returned, result)
 
     def _tag(self, started: StartedJob) -> None:
         """Search attributes (D9), so every claimed job can be found, the failed ones too."""
@@ -192,21 +219,43 @@ class ProductionJobWorkflow:
         where = {"job_id": self._progress.job_id, "stage": stage.index, "images": len(stage.slots)}
         workflow.logger.info("stage start", extra={"event_name": "stage start", **where})
         if started.plan.kind is JobKind.MODIFY:
-            references = await self._database_step(
-                JobActivities.prepare_modify_inputs, self._progress.job_id, summary=summaries.PREPARE_MODIFY
-            )
+            references = await self._prepare_modify_inputs()
             slot_inputs: dict[int | None, list[ReferenceInput]] = {}
         else:
             references, slot_inputs = await self._resolve_stage_inputs(started.plan, stage)
+        # A job of at most a window's images schedules them all at once, in order, as before the window.
+        window = asyncio.Semaphore(self._bounds.image_window)
         self._slot_tasks = [
             asyncio.create_task(
-                self._run_slot(started, stage, slot, number, slot_inputs.get(slot.input_attach_id, references))
+                self._run_slot(started, stage, slot, number, slot_inputs.get(slot.input_attach_id, references), window)
             )
             for number, slot in enumerate(stage.slots, start=stage.first_number)
         ]
         await self._drain_slots()
         done = {"completed_images": self._progress.completed_images, "failed_images": self._progress.failed_images}
         workflow.logger.info("stage completed", extra={"event_name": "stage completed", **where, **done})
+
+    async def _prepare_modify_inputs(self) -> list[ReferenceInput]:
+        if not workflow.patched(MODIFY_INPUTS_ACTIVITY):
+            return await self._database_step(
+                ActivityName.PREPARE_MODIFY_INPUTS,
+                self._progress.job_id,
+                list[ReferenceInput],
+                summary=summaries.PREPARE_MODIFY,
+            )
+        try:
+            references = await workflow.execute_activity(
+                ActivityName.PREPARE_MODIFY_INPUTS,
+                self._progress.job_id,
+                result_type=list[ReferenceInput],
+                start_to_close_timeout=STORAGE_TIMEOUT,
+                schedule_to_close_timeout=self._bounds.database_budget,
+                retry_policy=DATABASE_RETRY,
+                summary=summaries.PREPARE_MODIFY,
+            )
+        except ActivityError as error:
+            raise _step_failure(ActivityName.PREPARE_MODIFY_INPUTS, error) from error
+        return cast(list[ReferenceInput], references)
 
     async def _resolve_stage_inputs(
         self, plan: JobPlan, stage: StagePlan
@@ -219,8 +268,9 @@ class ProductionJobWorkflow:
         if not wanted:
             return [], {}
         resolved = await self._database_step(
-            JobActivities.resolve_inputs,
+            ActivityName.RESOLVE_INPUTS,
             ResolveInputsRequest(job_id=self._progress.job_id, attach_ids=wanted),
+            ResolvedInputs,
             summary=summaries.resolve_inputs(stage, len(plan.stages)),
         )
         paths = {item.attach_id: item.path for item in resolved.inputs}
@@ -246,9 +296,21 @@ class ProductionJobWorkflow:
         slot: SlotPlan,
         number: int,
         references: list[ReferenceInput],
+        window: asyncio.Semaphore,
     ) -> None:
-        if self._stopping:
-            return
+        """One image, once the window has room for it; none starts once the job is stopping."""
+        async with window:
+            if not self._stopping:
+                await self._make_image(started, stage, slot, number, references)
+
+    async def _make_image(
+        self,
+        started: StartedJob,
+        stage: StagePlan,
+        slot: SlotPlan,
+        number: int,
+        references: list[ReferenceInput],
+    ) -> None:
         assert started.plan is not None
         modify = started.plan.kind is JobKind.MODIFY
         identity = OutputIdentity(
@@ -271,11 +333,13 @@ class ProductionJobWorkflow:
             camera_angle=stage.camera_angle,
             shot_type=stage.shot_type,
         )
-        generation = workflow.execute_activity_method(
-            ImageActivities.generate_image,
+        generation = workflow.execute_activity(
+            ActivityName.GENERATE_IMAGE,
             request,
+            result_type=GeneratedOutput,
             task_queue=started.image_task_queue,
             start_to_close_timeout=GENERATE_TIMEOUT,
+            schedule_to_close_timeout=self._bounds.image_budget,
             heartbeat_timeout=GENERATE_HEARTBEAT_TIMEOUT,
             retry_policy=GENERATE_RETRY,
             priority=_image_priority(started),
@@ -300,15 +364,12 @@ class ProductionJobWorkflow:
         )
         try:
             attach_id = await self._database_step(
-                JobActivities.record_output,
+                ActivityName.RECORD_OUTPUT,
                 record,
+                int,
                 summary=summaries.record_output(stage, len(started.plan.stages), number),
             )
-        except (ActivityError, ApplicationError) as error:
-            # A slot task's exception would otherwise go unseen: the stage only waits for it.
-            failure = _job_level_failure(error)
-            if failure is None:
-                raise
+        except ApplicationError as failure:
             self._fail_job(failure)
             return
         self._progress.completed_images += 1
@@ -333,11 +394,17 @@ class ProductionJobWorkflow:
         if isinstance(cause, ApplicationError) and cause.type == FailureType.IMAGE_REJECTED:
             details = cause.details
             reason = str(details[0]) if details else "REJECTED"
-        elif isinstance(cause, TimeoutError):
-            reason = "TIMEOUT"
+        elif isinstance(cause, ApplicationError) and cause.type == FailureType.INVALID_INPUT:
+            # Found while composing the request: a reference that is no image, an in-paint input missing.
+            reason = "INVALID_REFERENCE"
+        elif isinstance(cause, TimeoutError) or error.retry_state == RetryState.TIMEOUT:
+            # Attempts are unlimited: only the image's budget (D15) ends them, with a timeout or with
+            # the last failure when the next retry would start too late.
+            reason = "OUT_OF_TIME"
         else:
-            reason = "RETRIES_EXHAUSTED"
-        workflow.logger.warning("image failed", extra={"event_name": "image failed", "reason": reason})
+            reason = "UNEXPECTED"
+        detail = _last_failure(error)
+        workflow.logger.warning("image failed", extra={"event_name": "image failed", "reason": reason, "error": detail})
         workflow.metric_meter().create_counter("quel_images_failed", "Images that could not be produced").add(
             1, {"category": self._category, "reason": reason}
         )
@@ -350,11 +417,18 @@ class ProductionJobWorkflow:
         not yet started never call the generator and replies that arrive are discarded; the
         images already produced are recorded before the job ends."""
         self._cancel_seen = self._cancel_requested = True
-        await self._database_step(JobActivities.request_cancel, self._progress.job_id, summary=summaries.REQUEST_CANCEL)
+        try:
+            await self._database_step(
+                ActivityName.REQUEST_CANCEL, self._progress.job_id, type(None), summary=summaries.REQUEST_CANCEL
+            )
+        except ApplicationError as failure:
+            # Images already scheduled do not see a cancel without the flag: the job says why it failed.
+            self._fail_job(failure)
         await self._drain_slots()
 
     async def _drain_slots(self) -> None:
-        """Waits for every slot task without cancelling them: a recording in flight finishes."""
+        """Waits for every slot task without cancelling them (a recording in flight finishes), then
+        reads each one's result: an error a task did not handle is a bug, and fails the workflow task."""
         pending = [task for task in self._slot_tasks if not task.done()]
         while pending:
             try:
@@ -362,6 +436,10 @@ class ProductionJobWorkflow:
             except asyncio.CancelledError:
                 await self._stop_for_cancel()
             pending = [task for task in pending if not task.done()]
+        for task in self._slot_tasks:
+            error = task.exception()
+            if error is not None:
+                raise ImageTaskError(f"an image's task failed: {error!r}") from error
 
     def _outcome(self) -> Outcome:
         produced = self._progress.completed_images
@@ -380,8 +458,8 @@ class ProductionJobWorkflow:
         a re-run stages them again). A cleanup that cannot finish leaves them in the bucket and
         changes nothing in how the job ended."""
         try:
-            await workflow.execute_activity_method(
-                JobActivities.delete_modify_inputs,
+            await workflow.execute_activity(
+                ActivityName.DELETE_MODIFY_INPUTS,
                 self._progress.job_id,
                 start_to_close_timeout=DATABASE_TIMEOUT,
                 schedule_to_close_timeout=CLEANUP_BUDGET,
@@ -392,11 +470,23 @@ class ProductionJobWorkflow:
             workflow.logger.warning("in-paint inputs left in storage", extra={"reason": str(error)})
 
     async def _finish(self, outcome: Outcome) -> None:
-        await self._database_step(
-            JobActivities.finish_job,
-            FinishJobRequest(job_id=self._progress.job_id, outcome=outcome),
-            summary=summaries.finish(outcome, self._progress.completed_images, self._progress.total_images),
-        )
+        """Writes the final status. When it cannot, the `ApplicationError` raised fails the run
+        with the reason (the job row stays as it was, unless only the production row refused)."""
+        try:
+            await self._database_step(
+                ActivityName.FINISH_JOB,
+                FinishJobRequest(job_id=self._progress.job_id, outcome=outcome),
+                type(None),
+                summary=summaries.finish(outcome, self._progress.completed_images, self._progress.total_images),
+            )
+        except ApplicationError as failure:
+            if failure.type == FailureType.PRODUCTION_NOT_UPDATED:
+                self._finished(outcome)
+            raise
+        self._finished(outcome)
+
+    def _finished(self, outcome: Outcome) -> None:
+        self._row_final = True
         self._progress.failed_images = outcome.failed_images
         self._set_status(outcome.status.value, error=outcome.error_message)
 
@@ -428,10 +518,30 @@ def _image_priority(started: StartedJob) -> Priority:
     return Priority(priority_key=started.priority, fairness_key=account)
 
 
-def _job_level_failure(error: ActivityError | ApplicationError) -> ApplicationError | None:
-    """The failure that ends the whole job, if it is one. An ordinary activity's error comes
-    wrapped in an ActivityError; a local activity's arrives as the error it raised."""
+def _step_failure(step: str, error: ActivityError | ApplicationError) -> ApplicationError:
+    """The failure that ends the job when a database step ends unfinished. An ordinary activity's
+    error comes wrapped in an ActivityError; a local activity's arrives as the error it raised.
+    Job-level failures keep their own words: the front end shows them."""
     cause = error.cause if isinstance(error, ActivityError) else error
-    if isinstance(cause, ApplicationError) and cause.type in FailureType.JOB_LEVEL:
+    if isinstance(cause, ApplicationError) and cause.type in (
+        *FailureType.JOB_LEVEL,
+        FailureType.PRODUCTION_NOT_UPDATED,
+    ):
         return cause
-    return None
+    if isinstance(cause, TimeoutError) or (
+        isinstance(error, ActivityError) and error.retry_state == RetryState.TIMEOUT
+    ):
+        message = f"{step}: out of time: {_last_failure(error)}"
+        return ApplicationError(message, type=FailureType.OUT_OF_TIME, non_retryable=True)
+    if isinstance(cause, ApplicationError):
+        return ApplicationError(
+            f"{step}: {cause.message}", type=cause.type or FailureType.JOB_FAILED, non_retryable=True
+        )
+    return ApplicationError(f"{step}: {_last_failure(error)}", type=FailureType.JOB_FAILED, non_retryable=True)
+
+
+def _last_failure(error: BaseException) -> str:
+    """The innermost cause: what the last attempt said (a timeout's cause is the last attempt's failure)."""
+    while (cause := getattr(error, "cause", None) or error.__cause__) is not None:
+        error = cause
+    return str(error)

@@ -18,6 +18,7 @@ import io
 import json
 import re
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -108,6 +109,8 @@ class RecordedCall:
     model: str
     api_key: str | None
     body: dict[str, Any]
+    started_at: float = 0.0
+    """`time.time()` when the request arrived."""
 
     @property
     def parts(self) -> tuple[RecordedPart, ...]:
@@ -184,6 +187,7 @@ class FakeGemini:
         self._calls: list[RecordedCall] = []
         self._in_flight = 0
         self._max_in_flight = 0
+        self._last_reply_at: float | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -281,6 +285,12 @@ class FakeGemini:
         with self._lock:
             return self._max_in_flight
 
+    @property
+    def last_reply_at(self) -> float | None:
+        """`time.time()` when the last call so far was answered (None before any)."""
+        with self._lock:
+            return self._last_reply_at
+
     # -- serving (handler threads) ---------------------------------------------
 
     def _begin(self, call: RecordedCall) -> tuple[Behaviour, float]:
@@ -299,6 +309,7 @@ class FakeGemini:
     def _end(self) -> None:
         with self._lock:
             self._in_flight -= 1
+            self._last_reply_at = time.time()
 
     def _answer(self, handler: BaseHTTPRequestHandler, model: str, behaviour: Behaviour) -> None:
         if behaviour.kind == "hang":
@@ -376,6 +387,7 @@ def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
                 model=match["model"],
                 api_key=self.headers.get("x-goog-api-key"),
                 body=json.loads(raw or b"{}"),
+                started_at=time.time(),
             )
             behaviour, latency = fake._begin(call)
             try:

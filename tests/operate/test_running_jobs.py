@@ -134,10 +134,12 @@ async def test_cancel_before_the_workflow_starts_leaves_the_legacy_flag(
 async def test_enqueue_direct_starts_the_job_with_the_summary_of_its_row(
     temporal_env: WorkflowEnvironment, settings: Settings, tmp_path: Path
 ) -> None:
+    """Given in upper case, the id still starts the workflow named by the job id as the row spells it."""
     async with harness(temporal_env.client, settings, workers=False) as h:
         async with h.db.acquire() as connection:
             job_id = await seed_job(connection, "pipeline_stage.cinema")
-        run = await run_quel("enqueue", "--direct", job_id, env=quel_env(settings, temporal_env), cwd=tmp_path)
+        env = quel_env(settings, temporal_env)
+        run = await run_quel("enqueue", "--direct", job_id.upper(), env=env, cwd=tmp_path)
         handle = temporal_env.client.get_workflow_handle(job_id)
         summary = await (await handle.describe()).static_summary()
         await handle.terminate("test finished")

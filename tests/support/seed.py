@@ -48,6 +48,13 @@ async def seed_job(connection: Connection, name: str, **changes: Any) -> str:
     return str(job["job_id"])
 
 
+def fashion_job_of(images: int) -> dict[str, Any]:
+    """The fashion fixture's input asking for `images` (a multiple of 10) front/full shots."""
+    data = fixture("jobs/single_batch.fashion.json")["job_input_data"]
+    combos = [{"angle": "front", "shot": "full", "quantity": 10} for _ in range(images // 10)]
+    return {**data, "combinations": combos}
+
+
 def input_paths() -> dict[int, str]:
     """Storage path of every seeded input (after the legacy `upload-` fix-up)."""
     paths = {}

@@ -13,16 +13,10 @@ from quel.settings import Settings
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.support.harness import harness
-from tests.support.seed import fixture, input_paths, seed_job
+from tests.support.seed import fashion_job_of, fixture, input_paths, seed_job
 
 MAX_PAYLOAD_EVENT_BYTES = 16 * 1024
 MAX_HISTORY_BYTES = 1024 * 1024
-
-
-def fashion_job_of(images: int) -> dict[str, object]:
-    data = fixture("jobs/single_batch.fashion.json")["job_input_data"]
-    combos = [{"angle": "front", "shot": "full", "quantity": 10} for _ in range(images // 10)]
-    return {**data, "combinations": combos}
 
 
 async def test_fifty_image_history_stays_small(client: Client, remote_settings: Settings) -> None:

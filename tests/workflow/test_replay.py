@@ -1,6 +1,7 @@
 """Every committed history replays against the current workflow code: a change that would
-break running jobs fails here first. `before-database-steps-local/` holds runs recorded before
-that patch, so both branches of the patch keep replaying."""
+break running jobs fails here first. `before-database-steps-local/` and
+`before-modify-inputs-activity/` hold runs recorded before those patches, so both branches of
+each patch keep replaying."""
 
 from __future__ import annotations
 
@@ -16,10 +17,14 @@ from tests.support.histories import HISTORIES
 from workflows.production_job import ProductionJobWorkflow
 
 RECORDED = sorted(HISTORIES.rglob("*.json"))
-BEFORE_LOCAL_DATABASE_STEPS = HISTORIES / "before-database-steps-local"
+FOLDERS = {
+    "current": HISTORIES,
+    "before-database-steps-local": HISTORIES / "before-database-steps-local",
+    "before-modify-inputs-activity": HISTORIES / "before-modify-inputs-activity",
+}
 
 
-@pytest.mark.parametrize("folder", [HISTORIES, BEFORE_LOCAL_DATABASE_STEPS], ids=["current", "before-patch"])
+@pytest.mark.parametrize("folder", FOLDERS.values(), ids=FOLDERS.keys())
 def test_histories_of_every_job_type_are_committed(folder: Path) -> None:
     names = {path.stem for path in folder.glob("*.json")}
     assert {

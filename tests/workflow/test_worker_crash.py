@@ -4,12 +4,14 @@ completes with exactly one attach row, one ledger row and one storage object per
 from __future__ import annotations
 
 import asyncio
+import functools
 from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from quel.settings import Settings
+from tests.bridge.observe import eventually, within
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.support.harness import harness
@@ -26,7 +28,8 @@ async def test_killed_worker_leaves_exactly_one_of_everything(
     tmp_path: Path,
 ) -> None:
     fake_gemini.latency = 0.4
-    settings = remote_settings.model_copy(update={"image_concurrency": 1})
+    # One image at a time: after each recorded image the next one's call comes, and a kill can land in it.
+    settings = remote_settings.model_copy(update={"image_concurrency": 1, "job_image_window": 1})
     env = settings_env(settings, temporal_address=temporal_env.client.service_client.config.target_host)
     worker = QuelProcess("worker", env, tmp_path / "worker.log")
     async with harness(client, settings, workers=False) as h:
@@ -34,17 +37,27 @@ async def test_killed_worker_leaves_exactly_one_of_everything(
             job_id = await seed_job(connection, "single_batch.fashion")
         worker.start()
         handle = await h.start(job_id)
+
+        async def recorded(images: int) -> bool:
+            return bool((await h.job_row(job_id))["completed_images"] >= images)
+
+        async def call_in_flight() -> bool:
+            return fake_gemini.in_flight > 0
+
+        kills_mid_call = 0
         try:
             for produced in (1, 2):
-                while (await h.job_row(job_id))["completed_images"] < produced:
-                    await asyncio.sleep(0.05)
-                # Mid-job: the next image's generation is in flight (latency 0.4 s).
-                await asyncio.sleep(0.2)
+                await eventually(functools.partial(recorded, produced), timeout=60, what=f"{produced} recorded")
+                # The risky moment: the next image's generation is in flight (latency 0.4 s).
+                if await within(call_in_flight, timeout=10):
+                    kills_mid_call += 1
                 worker.kill()
                 worker.start()
             result = await asyncio.wait_for(handle.result(), timeout=120)
         finally:
             worker.stop()
+        assert kills_mid_call == 2, "a kill missed the generator call in flight"
+        assert fake_gemini.call_count >= 4 + kills_mid_call, "each call cut by a kill was made again"
         row = await h.job_row(job_id)
         assert (result.status, row["job_status"], row["completed_images"]) == ("completed", "completed", 4)
         ids = row["generated_attach_ids"]
