@@ -99,13 +99,14 @@ async def test_status_watch_follows_the_job_until_it_ends(
 async def test_cancel_ends_a_running_job_user_cancelled(
     temporal_env: WorkflowEnvironment, settings: Settings, redis_client: redis.Redis, tmp_path: Path
 ) -> None:
+    """The operator types the id in upper case: it still names the job's workflow and flag."""
     env = quel_env(settings, temporal_env)
     async with running_job(temporal_env.client, settings, image_seconds=CANCELLED_IMAGE_SECONDS) as (h, job_id, handle):
-        cancel = await run_quel("cancel", job_id, env=env, cwd=tmp_path)
+        cancel = await run_quel("cancel", job_id.upper(), env=env, cwd=tmp_path)
         with pytest.raises(WorkflowFailureError) as ended:
             await handle.result()
         row = await h.job_row(job_id)
-        status = (await run_quel("status", "--json", job_id, env=env, cwd=tmp_path)).json()
+        status = (await run_quel("status", "--json", job_id.upper(), env=env, cwd=tmp_path)).json()
         again = await cancel_job(temporal_env.client, CancelFlags(redis_client), job_id)
 
     assert cancel.returncode == 0, cancel.stderr
