@@ -287,10 +287,10 @@ async def test_a_workflow_started_with_an_upper_case_id_works_on_the_job_as_the_
 async def test_temporal_cancel_mid_job_keeps_what_was_produced(
     client: Client, remote_settings: Settings, fake_gemini: FakeGemini
 ) -> None:
-    """A window of two images, so the last image of four is still waiting for its turn when the
-    cancel comes: it must never be scheduled."""
+    """A window of one image, so the last two of four are still waiting for their turn when the
+    cancel comes: they must never be scheduled."""
     fake_gemini.latency = 0.6
-    async with harness(client, remote_settings.model_copy(update={"job_image_window": 2})) as h:
+    async with harness(client, remote_settings.model_copy(update={"job_image_window": 1})) as h:
         job_id, handle = await fashion_job_with_one_image_recorded(h)
         await handle.cancel()
         with pytest.raises(WorkflowFailureError) as failure:
