@@ -273,13 +273,18 @@ async def test_a_workflow_started_with_an_upper_case_id_works_on_the_job_as_the_
     client: Client, remote_settings: Settings, fake_storage: FakeSupabaseStorage
 ) -> None:
     """As `temporal workflow start --workflow-id 6F0B... --input '"6F0B..."'` starts it: the outputs,
-    the cancel flag and the progress all use the one spelling of the job id."""
+    the cancel flag and the progress all use the one spelling of the job id. The project's own start
+    (`quel enqueue --direct`, the API) names the workflow by that spelling too: a second workflow
+    id for the job, which finds the job already taken and leaves it alone."""
     async with harness(client, remote_settings) as h:
         job_id = await job(h, "single_batch.eats")
         upper = job_id.upper()
         task_queue = remote_settings.temporal_task_queue
         result = await client.execute_workflow(ProductionJobWorkflow.run, upper, id=upper, task_queue=task_queue)
+        again = await start_job_workflow(client, upper, task_queue=task_queue, headline=None)
+        second = await client.get_workflow_handle_for(ProductionJobWorkflow.run, job_id).result()
     assert (result.job_id, result.completed_images) == (job_id, 2)
+    assert (again, second.status) == (StartResult.STARTED, "skipped")
     stored = [path for (_, path) in fake_storage.objects if job_id in path.lower()]
     assert len(stored) == 2 and all(f"/{job_id}/" in path for path in stored)
 
