@@ -33,10 +33,19 @@ from domain.plan import JobKind
 HEARTBEAT_SECONDS = 2.0
 """Well inside the workflow's heartbeat timeout for this activity."""
 
-PREPARED_AHEAD = 1
-"""Image activities a worker holds beyond its generator slots. While the calls run, the next
-image downloads and composes its request, so a freed slot is refilled at once instead of
-idling through that image's preparation."""
+IDLE_SECONDS = 1.0
+"""How long the image worker stays without an activity before it drops its cached inputs."""
+
+
+def prepared_ahead(concurrency: int) -> int:
+    """Image activities a worker holds beyond its generator slots, a quarter of them. While the
+    calls run, those images download and compose their requests, so a freed slot is refilled at
+    once instead of idling through a poll and a preparation: calls started together end together,
+    and a wide worker would otherwise leave many slots waiting each round. An image held ahead
+    was dispatched a whole call before it runs, so it holds back an in-paint or another payer's
+    image dispatched after it (D13); a narrow worker, whose slots a preparation hardly idles,
+    holds none (bench/high_concurrency.py, bench/dispatch.py)."""
+    return concurrency // 4
 
 
 UPLOAD_ATTEMPTS = 4
@@ -53,15 +62,23 @@ def output_mime(kind: JobKind) -> str:
 
 class ImageActivities:
     def __init__(
-        self, storage: ObjectStorage, generator: ImageGenerator, cancel_flags: CancelFlags, *, concurrency: int
+        self,
+        storage: ObjectStorage,
+        generator: ImageGenerator,
+        cancel_flags: CancelFlags,
+        *,
+        concurrency: int,
+        idle_seconds: float = IDLE_SECONDS,
     ) -> None:
+        self._idle_seconds = idle_seconds
         self._storage = storage
         self._references = CachedReads(storage)
         self._generator = generator
         self._generator_slots = asyncio.Semaphore(concurrency)
         self._cancel_flags = cancel_flags
         self._running = 0
-        self.max_activities = concurrency + PREPARED_AHEAD
+        self._forgetting: asyncio.TimerHandle | None = None
+        self.max_activities = concurrency + prepared_ahead(concurrency)
         """What the image worker may run at once: the generator slots and the images prepared ahead."""
 
     @activity.defn(name=ActivityName.GENERATE_IMAGE)
@@ -75,6 +92,9 @@ class ImageActivities:
         cannot be read counts as not set (as the legacy worker read it).
         """
         self._running += 1
+        if self._forgetting is not None:
+            self._forgetting.cancel()
+            self._forgetting = None
         try:
             with application_errors():
                 async with heartbeating(HEARTBEAT_SECONDS):
@@ -82,9 +102,14 @@ class ImageActivities:
         finally:
             self._running -= 1
             if not self._running:
-                # An idle worker keeps no image bytes: the next job brings its own inputs.
-                self._references.clear()
-                forget_merged_grids()
+                # Not at once: between two images of a job the worker is often idle for an instant.
+                self._forgetting = asyncio.get_running_loop().call_later(self._idle_seconds, self._forget_inputs)
+
+    def _forget_inputs(self) -> None:
+        """An idle worker keeps no image bytes: the next job brings its own inputs."""
+        self._forgetting = None
+        self._references.clear()
+        forget_merged_grids()
 
     async def _generate(self, request: GenerateImageRequest) -> GeneratedOutput:
         if await self._cancel_flags.is_set(request.job_id):

@@ -63,7 +63,8 @@ async def test_references_are_downloaded_once_per_busy_spell(tmp_path: Path, red
     storage = CountingStorage(tmp_path)
     for path, colour in zip(TOPS, ["red", "blue"], strict=True):
         await storage.upload(path, png(colour), content_type="image/png")
-    images = ImageActivities(storage, OfflineGenerator(latency_seconds=0.2), CancelFlags(redis_client), concurrency=2)
+    generator = OfflineGenerator(latency_seconds=0.2)
+    images = ImageActivities(storage, generator, CancelFlags(redis_client), concurrency=2, idle_seconds=60)
     environment = ActivityEnvironment()
     job_id = str(uuid.uuid4())
 
@@ -73,7 +74,22 @@ async def test_references_are_downloaded_once_per_busy_spell(tmp_path: Path, red
 
     await environment.run(images.generate_image, image_request(job_id, 3))
     references_read = [path for path in storage.downloads if path in TOPS]
-    assert sorted(references_read) == sorted(TOPS * 2), "an idle worker kept no reference bytes"
+    assert sorted(references_read) == TOPS, "the next image of the job, an instant later, found them kept"
+
+
+async def test_an_idle_worker_keeps_no_reference_bytes(tmp_path: Path, redis_client: redis.Redis) -> None:
+    storage = CountingStorage(tmp_path)
+    for path, colour in zip(TOPS, ["red", "blue"], strict=True):
+        await storage.upload(path, png(colour), content_type="image/png")
+    images = ImageActivities(storage, OfflineGenerator(), CancelFlags(redis_client), concurrency=2, idle_seconds=0)
+    environment = ActivityEnvironment()
+    job_id = str(uuid.uuid4())
+
+    await environment.run(images.generate_image, image_request(job_id, 0))
+    await asyncio.sleep(0)  # the forgetting, due at once, runs on the loop's next turn
+    await environment.run(images.generate_image, image_request(job_id, 1))
+    references_read = [path for path in storage.downloads if path in TOPS]
+    assert sorted(references_read) == sorted(TOPS * 2), "the worker, idle in between, kept no reference bytes"
 
 
 @pytest.fixture

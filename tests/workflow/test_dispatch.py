@@ -20,8 +20,8 @@ from tests.support.seed import MEMBER_ID, ORG_ID, seed_job
 
 BIG = 12
 SMALL = 4
-HELD = 2
-"""Images the worker holds while the first call is held: one in the call, one prepared ahead."""
+HELD = 1
+"""Images the worker holds while the first call is held: the one in the call (one slot, none ahead)."""
 
 
 async def image_priorities(handle: WorkflowHandle[object, object]) -> list[Priority]:

@@ -338,24 +338,28 @@ async def test_legacy_flag_set_mid_job_stops_new_images(
 async def test_image_prepared_ahead_is_not_drawn_after_the_legacy_flag(
     client: Client, remote_settings: Settings, fake_gemini: FakeGemini
 ) -> None:
-    """With one generator slot the worker still starts a second image, which waits for the
-    slot with its request ready; a cancel arriving meanwhile keeps it from calling at all."""
+    """With four generator slots busy the worker starts a fifth image, which waits for a slot
+    with its request ready; a cancel arriving meanwhile keeps it from calling at all."""
     fake_gemini.hold()
-    settings = remote_settings.model_copy(update={"image_concurrency": 1})
+    settings = remote_settings.model_copy(update={"image_concurrency": 4})
+    data = fixture("jobs/single_batch.eats.json")["job_input_data"]
+    combinations = [{**combination, "quantity": 3} for combination in data["combinations"]]
     async with harness(client, settings) as h:
-        job_id = await job(h, "single_batch.eats")
+        job_id = await job(
+            h, "single_batch.eats", total_images=6, job_input_data={**data, "combinations": combinations}
+        )
         handle = await h.start(job_id)
 
-        async def both_images_started() -> bool:
+        async def five_images_started() -> bool:
             running = (await handle.describe()).raw_description.pending_activities
-            return fake_gemini.in_flight == 1 and sum(bool(a.last_started_time.seconds) for a in running) == 2
+            return fake_gemini.in_flight == 4 and sum(bool(a.last_started_time.seconds) for a in running) == 5
 
-        await wait_for(both_images_started)
+        await wait_for(five_images_started)
         await CancelFlags(h.resources.redis).set(job_id)
         fake_gemini.release()
         result = await handle.result()
         row = await h.job_row(job_id)
         assert result.status == row["job_status"] == "user_cancelled"
-        assert row["completed_images"] == 0, "the reply that came after the flag is discarded"
+        assert row["completed_images"] == 0, "the replies that came after the flag are discarded"
         assert await charged(h.db, row["production_id"]) == 0
-    assert fake_gemini.call_count == 1, "the image waiting for the slot never called the generator"
+    assert fake_gemini.call_count == 4, "the image waiting for a slot never called the generator"

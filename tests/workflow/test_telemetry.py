@@ -71,7 +71,7 @@ async def test_metrics_endpoint_serves_project_counters_after_a_job(
 async def test_image_backlog_gauges_show_the_images_waiting_for_a_worker(
     temporal_env: WorkflowEnvironment, remote_settings: Settings, fake_gemini: FakeGemini
 ) -> None:
-    """One generator slot, its call held: of a 6-image job the worker holds 2, the server queues 4."""
+    """One generator slot, its call held: of a 6-image job the worker holds 1, the server queues 5."""
     port = free_port()
     settings = remote_settings.model_copy(update={"metrics_port": port, "image_concurrency": 1})
     fake_gemini.hold()
@@ -90,7 +90,7 @@ async def test_image_backlog_gauges_show_the_images_waiting_for_a_worker(
         oldest = metric(await scrape(port), "quel_image_backlog_age_seconds")
         fake_gemini.release()
         await handle.result()
-    assert backlog == 4
+    assert backlog == 5
     assert oldest is not None and oldest > 0
 
 
