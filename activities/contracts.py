@@ -149,3 +149,6 @@ class RecordOutputRequest:
 class FinishJobRequest:
     job_id: str
     outcome: Outcome
+    claim_unknown: bool = False
+    """The run's start step did not finish, so it does not know whether it claimed the row: the row
+    is written only if it is still `pending` or claimed by this workflow, never another worker's (D14)."""

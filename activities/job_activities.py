@@ -226,7 +226,8 @@ class JobActivities:
         refuses it (DOMAIN 3.1: an enum without `user_cancelled`), the job stays final and the
         failure says so; the workflow then fails, visibly, with that reason."""
         with database_errors():
-            await self._store.finish_job_row(request.job_id, request.outcome)
+            owner = activity.info().workflow_id if request.claim_unknown else None
+            await self._store.finish_job_row(request.job_id, request.outcome, only_if_claimed_by=owner)
             # After the row is final, so the refund counts what the job really produced (D12).
             refund = await self._store.refund_unproduced(request.job_id)
         if refund is not None:

@@ -337,18 +337,24 @@ class JobStore:
         )
         return True
 
-    async def finish_job_row(self, job_id: str, outcome: Outcome) -> None:
+    async def finish_job_row(self, job_id: str, outcome: Outcome, *, only_if_claimed_by: str | None = None) -> None:
         """The job's final status, on its own: the row the front end reads and D1 checks. A row
-        that is already final is left as it is, so a repeated call changes nothing."""
+        that is already final is left as it is, so a repeated call changes nothing. With
+        `only_if_claimed_by`, a `processing` row is written only when that workflow holds its claim:
+        a run that cannot tell whether it claimed the row never ends another worker's job (D14)."""
         await self._pool.execute(
-            """UPDATE quel_production_jobs
+            """UPDATE quel_production_jobs AS job
                SET job_status = $2::job_status_enum, completed_at = coalesce(completed_at, now()),
                    failed_images = $3, error_message = $4, updated_at = now()
-               WHERE job_id = $1 AND job_status IN ('pending', 'processing')""",
+               WHERE job_id = $1 AND job_status IN ('pending', 'processing')
+                 AND ($5::text IS NULL OR job_status = 'pending' OR EXISTS (
+                       SELECT 1 FROM quel_temporal_claims AS claim
+                       WHERE claim.job_id = job.job_id AND claim.workflow_id = $5))""",
             _job_uuid(job_id),
             outcome.status.value,
             outcome.failed_images,
             outcome.error_message,
+            only_if_claimed_by,
         )
 
     async def finish_production(self, job_id: str, status: JobStatus) -> None:

@@ -122,11 +122,11 @@ class ProductionJobWorkflow:
         try:
             started = await self._start(job_id)
         except asyncio.CancelledError:
-            await self._finish(Outcome(JobStatus.USER_CANCELLED, 0, None))
+            await self._finish(Outcome(JobStatus.USER_CANCELLED, 0, None), claim_unknown=True)
             raise
         except ApplicationError as failure:
             # The claim may have been made before the step gave up: the row must not stay `processing`.
-            await self._finish(Outcome(JobStatus.FAILED, 0, failure.message))
+            await self._finish(Outcome(JobStatus.FAILED, 0, failure.message), claim_unknown=True)
             raise
         self._bounds = started.bounds
         if started.skipped_reason is not None:
@@ -469,13 +469,13 @@ class ProductionJobWorkflow:
         except (ActivityError, asyncio.CancelledError) as error:
             workflow.logger.warning("in-paint inputs left in storage", extra={"reason": str(error)})
 
-    async def _finish(self, outcome: Outcome) -> None:
+    async def _finish(self, outcome: Outcome, *, claim_unknown: bool = False) -> None:
         """Writes the final status. When it cannot, the `ApplicationError` raised fails the run
         with the reason (the job row stays as it was, unless only the production row refused)."""
         try:
             await self._database_step(
                 ActivityName.FINISH_JOB,
-                FinishJobRequest(job_id=self._progress.job_id, outcome=outcome),
+                FinishJobRequest(job_id=self._progress.job_id, outcome=outcome, claim_unknown=claim_unknown),
                 type(None),
                 summary=summaries.finish(outcome, self._progress.completed_images, self._progress.total_images),
             )

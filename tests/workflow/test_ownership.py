@@ -7,13 +7,21 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from temporalio.client import Client
+import pytest
+from temporalio import activity
+from temporalio.client import Client, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from activities.contracts import ActivityName, StartedJob
+from activities.job_activities import JobActivities
 from domain.ownership import FOREIGN_PROCESSING
 from operations.adopt import adopt_jobs
+from quel.resources import open_storage
 from quel.settings import Settings
+from quel.worker import WORKFLOW_RUNNER
 from tests.bridge.bridges import InProcessBridges
 from tests.bridge.observe import eventually
 from tests.fakes.gemini_server import FakeGemini
@@ -163,3 +171,50 @@ async def _in_flight(gemini: FakeGemini, calls: int) -> bool:
 
 async def _completed_at_least(h: Harness, job_id: str, images: int) -> bool:
     return bool((await h.job_row(job_id))["completed_images"] >= images)
+
+
+async def test_a_run_whose_start_gave_up_never_ends_another_workers_job(
+    client: Client, remote_settings: Settings
+) -> None:
+    """A start step that runs out of its budget may or may not have claimed the row, so the run
+    ends the job `failed` only if it is still `pending` or this workflow claimed it: the Go
+    worker's `processing` row stays exactly as it was."""
+
+    @activity.defn(name=ActivityName.START_JOB)
+    async def start_gives_up(job_id: str) -> StartedJob:
+        raise ApplicationError("still failing after 10 minutes: the database", type="OutOfTime", non_retryable=True)
+
+    async with harness(client, remote_settings, workers=False) as h:
+        foreign = await seed_foreign_job(h.db)
+        before = await job_counts(h.db, foreign)
+        async with h.db.acquire() as connection:
+            pending = await seed_job(connection, "single_batch.eats")
+        storage = open_storage(remote_settings)
+        jobs = JobActivities(
+            h.resources.store,
+            storage,
+            h.resources.cancel_flags,
+            price=remote_settings.image_per_price,
+            image_task_queue=remote_settings.temporal_image_task_queue,
+            storage_host=None,
+            priorities=remote_settings.priorities,
+            bounds=remote_settings.job_bounds,
+        )
+        try:
+            async with Worker(
+                client,
+                task_queue=remote_settings.temporal_task_queue,
+                workflows=[ProductionJobWorkflow],
+                activities=[start_gives_up, jobs.finish_job],
+                workflow_runner=WORKFLOW_RUNNER,
+            ):
+                for job_id in (foreign.job_id, pending):
+                    handle = await h.start(job_id)
+                    with pytest.raises(WorkflowFailureError):
+                        await asyncio.wait_for(handle.result(), timeout=60)
+        finally:
+            await storage.close()
+        assert await job_counts(h.db, foreign) == before, "the other worker's job is untouched"
+        row = await h.job_row(pending)
+        assert row["job_status"] == "failed"
+        assert "still failing after 10 minutes: the database" in row["error_message"]
