@@ -24,7 +24,7 @@ from temporalio.client import Client
 from bridge.queue_bridge import COUNTERS_LOG_SECONDS, DEFAULT_CONCURRENCY, QueueBridge
 from quel.resources import Resources
 from quel.settings import Settings
-from tests.bridge.observe import eventually
+from tests.support.waiting import eventually
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 # Importing the command takes a few seconds of CPU on a small machine.

@@ -11,20 +11,7 @@ import redis.asyncio as redis
 from temporalio.client import Client
 
 from bridge.queue_bridge import QueueBridge
-
-
-async def within(condition: Callable[[], Awaitable[bool]], *, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not await condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.05)
-    return True
-
-
-async def eventually(condition: Callable[[], Awaitable[bool]], *, timeout: float, what: str) -> None:
-    if not await within(condition, timeout=timeout):
-        raise AssertionError(f"not within {timeout:.0f} s: {what}")
+from tests.support.waiting import within
 
 
 async def processing_lists(client: redis.Redis, queue: str = "jobs:queue") -> dict[str, list[str]]:

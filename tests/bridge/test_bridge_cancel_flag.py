@@ -7,9 +7,10 @@ from temporalio.client import Client
 
 from quel.settings import Settings
 from tests.bridge.bridges import InProcessBridges
-from tests.bridge.observe import counted, eventually
+from tests.bridge.observe import counted
 from tests.support.harness import harness
 from tests.support.seed import seed_job
+from tests.support.waiting import eventually
 from workflows.production_job import ProductionJobWorkflow
 
 

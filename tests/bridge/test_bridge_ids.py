@@ -19,9 +19,10 @@ from quel.settings import Settings
 from quel.worker import running_workers
 from tests.bridge.bridges import InProcessBridges
 from tests.bridge.job_rows import insert_pending_jobs, new_job_ids
-from tests.bridge.observe import counted, drained, eventually, runs_of, workflow_runs
+from tests.bridge.observe import counted, drained, runs_of, workflow_runs
 from tests.support.harness import harness
 from tests.support.seed import seed_job
+from tests.support.waiting import eventually
 from workflows.production_job import ProductionJobWorkflow
 
 

@@ -18,7 +18,8 @@ from quel.settings import Settings
 from quel.temporal_server import start_dev_server
 from tests.bridge.bridges import InProcessBridges
 from tests.bridge.job_rows import insert_pending_jobs, new_job_ids
-from tests.bridge.observe import counted, drained, eventually, ids_in_redis, processing_lists, queued, workflow_runs
+from tests.bridge.observe import counted, drained, ids_in_redis, processing_lists, queued, workflow_runs
+from tests.support.waiting import eventually
 
 
 def _free_port() -> int:

@@ -15,8 +15,9 @@ from quel.settings import Settings
 from quel.temporal_server import start_dev_server
 from tests.bridge.bridges import BridgeProcesses
 from tests.bridge.job_rows import insert_pending_jobs, new_job_ids
-from tests.bridge.observe import drained, eventually, processing_lists, queued, within, workflow_runs
+from tests.bridge.observe import drained, processing_lists, queued, workflow_runs
 from tests.support.processes import free_port
+from tests.support.waiting import eventually, within
 
 KILLS = 5
 

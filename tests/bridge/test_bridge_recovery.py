@@ -17,7 +17,8 @@ from quel.settings import Settings
 from tests.bridge.bridges import InProcessBridges
 from tests.bridge.job_rows import insert_pending_jobs, new_job_ids
 from tests.bridge.lossy_proxy import LossyRedisProxy
-from tests.bridge.observe import counted, drained, eventually, processing_lists, workflow_runs
+from tests.bridge.observe import counted, drained, processing_lists, workflow_runs
+from tests.support.waiting import eventually
 
 
 async def _took(client: redis.Redis, bridge_id: str, job_ids: list[str]) -> None:

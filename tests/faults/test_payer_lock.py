@@ -14,11 +14,11 @@ from temporalio.client import Client, WorkflowHandle
 from clients.postgres import connect
 from quel.resources import require_url
 from quel.settings import Settings
-from tests.bridge.observe import eventually
 from tests.fakes.gemini_server import FakeGemini
 from tests.faults.payer_locks import charges_waiting
 from tests.support.harness import harness
 from tests.support.seed import ORG_ID, seed_job
+from tests.support.waiting import eventually
 
 LOCK_SECONDS = 8.0
 """How long the other payer's job may take while the lock is held."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
 
 import asyncpg
 import pytest
@@ -27,6 +26,7 @@ from tests.faults.payer_locks import charges_waiting
 from tests.support.harness import Harness, harness
 from tests.support.processes import QuelProcess
 from tests.support.seed import MEMBER_ID, ORG_ID, seed_job
+from tests.support.waiting import eventually
 
 SEED = 20_260_611
 JOBS = 20
@@ -51,13 +51,6 @@ async def all_final(h: Harness, job_ids: list[str]) -> bool:
            WHERE job_id = ANY($1::uuid[]) AND job_status IN ('pending', 'processing')""",
         job_ids,
     )
-
-
-async def eventually(condition: Callable[[], Awaitable[bool]], *, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not await condition():
-        assert time.monotonic() < deadline, f"not reached in {timeout:g}s: {what}"
-        await asyncio.sleep(0.05)
 
 
 async def kill_at_random_point(h: Harness, worker: QuelProcess, job_ids: list[str], rng: random.Random) -> str:

@@ -20,11 +20,11 @@ from clients.gemini_generator import GeminiGenerator
 from clients.offline_generator import OfflineGenerator
 from clients.supabase_storage import SupabaseStorage
 from domain.plan import Category, JobKind
-from tests.bridge.observe import eventually
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.support.counting_storage import CountingStorage
 from tests.support.remote import GEMINI_KEY, STORAGE_KEY
+from tests.support.waiting import eventually
 
 TOPS = ["uploads/top-1.png", "uploads/top-2.png"]
 

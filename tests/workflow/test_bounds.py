@@ -23,13 +23,13 @@ from clients.cancel_flags import CancelFlags
 from clients.storage import STORAGE_TIMEOUT_SECONDS
 from quel.settings import Settings
 from quel.worker import WORKFLOW_RUNNER
-from tests.bridge.observe import eventually
 from tests.fakes.gemini_server import FakeGemini, ok, status
 from tests.faults.held_storage import HoldingStorage
 from tests.support.harness import Harness, harness
 from tests.support.histories import HISTORIES
 from tests.support.remote import STORAGE_KEY
 from tests.support.seed import fashion_job_of, fixture, input_paths, seed_job
+from tests.support.waiting import eventually
 from workflows import search_attributes as sa
 from workflows.production_job import ProductionJobWorkflow
 from workflows.progress import JobResult

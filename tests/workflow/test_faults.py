@@ -3,7 +3,6 @@ nothing is charged for an image that was not produced."""
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import uuid
 from typing import Any
@@ -22,6 +21,7 @@ from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.support.harness import Harness, harness
 from tests.support.histories import keep_history
 from tests.support.seed import MEMBER_ID, ORG_ID, fashion_job_of, fixture, seed_job
+from tests.support.waiting import eventually
 from workflows import search_attributes as sa
 from workflows.production_job import ProductionJobWorkflow
 
@@ -45,13 +45,6 @@ async def failed_run(h: Harness, job_id: str, *, history: str | None = None) -> 
     return failure.value.cause
 
 
-async def wait_for(condition: Any, *, timeout: float = 30) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.1)
-
-
 async def fashion_job_with_one_image_recorded(h: Harness) -> tuple[str, WorkflowHandle[Any, Any]]:
     """A four-image job, caught while its first image is recorded and the next are in flight."""
     job_id = await job(h, "single_batch.fashion")
@@ -60,7 +53,7 @@ async def fashion_job_with_one_image_recorded(h: Harness) -> tuple[str, Workflow
     async def first_image_recorded() -> bool:
         return bool((await h.job_row(job_id))["completed_images"])
 
-    await wait_for(first_image_recorded)
+    await eventually(first_image_recorded, what="the first image recorded")
     return job_id, handle
 
 
@@ -354,7 +347,7 @@ async def test_image_prepared_ahead_is_not_drawn_after_the_legacy_flag(
             running = (await handle.describe()).raw_description.pending_activities
             return fake_gemini.in_flight == 4 and sum(bool(a.last_started_time.seconds) for a in running) == 5
 
-        await wait_for(five_images_started)
+        await eventually(five_images_started, what="five images started")
         await CancelFlags(h.resources.redis).set(job_id)
         fake_gemini.release()
         result = await handle.result()

@@ -23,13 +23,13 @@ from quel.resources import open_storage
 from quel.settings import Settings
 from quel.worker import WORKFLOW_RUNNER
 from tests.bridge.bridges import InProcessBridges
-from tests.bridge.observe import eventually
 from tests.fakes.gemini_server import FakeGemini
 from tests.operate.cli import run_quel
 from tests.support.foreign import assert_adopted, job_counts, seed_foreign_job
 from tests.support.harness import Harness, harness, reset_to_first_task
 from tests.support.processes import settings_env
 from tests.support.seed import seed_job
+from tests.support.waiting import eventually
 from workflows.production_job import ProductionJobWorkflow
 from workflows.progress import JobResult
 

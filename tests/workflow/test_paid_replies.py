@@ -15,11 +15,11 @@ from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from clients.cancel_flags import flag_key
 from quel.settings import Settings
 from quel.worker import running_workers
-from tests.bridge.observe import eventually
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.support.harness import Harness, harness
 from tests.support.seed import seed_job
+from tests.support.waiting import eventually
 
 
 async def one_image_job(h: Harness) -> str:

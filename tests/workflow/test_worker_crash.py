@@ -11,12 +11,12 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from quel.settings import Settings
-from tests.bridge.observe import eventually, within
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.support.harness import harness
 from tests.support.processes import QuelProcess, settings_env
 from tests.support.seed import seed_job
+from tests.support.waiting import eventually, within
 
 
 async def test_killed_worker_leaves_exactly_one_of_everything(
