@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import platform
 import subprocess
@@ -14,7 +13,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager, redirect_stderr
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -135,10 +134,8 @@ def _cpuinfo() -> list[str]:
 def logs_to(file: Path) -> Iterator[None]:
     """The project's JSON logs, as in production, but into a file so the figures stay readable."""
     configure_logging("json")
-    handler = logging.getLogger().handlers[0]
-    assert isinstance(handler, logging.StreamHandler)
-    with file.open("a") as stream:
-        handler.setStream(stream)
+    # The handler writes to `sys.stderr` as it is at each event.
+    with file.open("a") as stream, redirect_stderr(stream):
         yield
 
 
@@ -176,12 +173,13 @@ class Stack:
 
 
 @asynccontextmanager
-async def local_stack(folder: Path) -> AsyncIterator[Stack]:
-    """A Temporal dev server, a fresh database with the legacy schema (on DATABASE_URL's server or
-    an embedded one) and Redis (REDIS_URL or embedded), all stopped or dropped on exit."""
+async def local_stack(folder: Path, *, fairness: bool = True) -> AsyncIterator[Stack]:
+    """A Temporal dev server (fairness on, as every server the project starts, unless told), a fresh
+    database with the legacy schema (on DATABASE_URL's server or an embedded one) and Redis
+    (REDIS_URL or embedded), all stopped or dropped on exit."""
     given = load_settings()
     async with AsyncExitStack() as stack:
-        environment = await start_dev_server(database_file=None, port=None, ui_port=None)
+        environment = await start_dev_server(database_file=None, port=None, ui_port=None, fairness=fairness)
         stack.push_async_callback(environment.shutdown)
         admin_url = given.database_url.get_secret_value() if given.database_url else None
         if admin_url is None:
@@ -270,16 +268,32 @@ def fashion_input(images: int) -> dict[str, Any]:
     return {**data, "combinations": combinations}
 
 
-async def seed_fashion_jobs(settings: Settings, *, jobs: int, images: int) -> list[str]:
+async def seed_fashion_jobs(settings: Settings, *, jobs: int, images: int, org_paid: bool = True) -> list[str]:
+    """`single_batch.fashion` jobs paid by the fixture organisation, or by its member (no org)."""
+    payer = {} if org_paid else {"org_id": None}
     assert settings.database_url is not None
     connection = await connect(settings.database_url.get_secret_value())
     try:
         return [
             await seed_job(
-                connection, "single_batch.fashion", job_input_data=fashion_input(images), total_images=images
+                connection,
+                "single_batch.fashion",
+                job_input_data=fashion_input(images),
+                total_images=images,
+                **payer,
             )
             for _ in range(jobs)
         ]
+    finally:
+        await connection.close()
+
+
+async def seed_fixture_job(settings: Settings, name: str) -> str:
+    """One fixture job (tests/fixtures/jobs/<name>.json) as it is."""
+    assert settings.database_url is not None
+    connection = await connect(settings.database_url.get_secret_value())
+    try:
+        return await seed_job(connection, name)
     finally:
         await connection.close()
 

@@ -2,8 +2,9 @@
 
     .venv/bin/python -m bench.run_all [--output bench/RESULTS.md]
 
-Runs slot utilisation, scale-out, history size, memory, API throughput and the bridge throughput ratio, one after
-another; each starts and stops its own servers.
+Runs slot utilisation, high concurrency (and the worker's CPU per image), scale-out, dispatch between
+tenants (fairness, priority), the Gemini quota, history size, memory, API throughput and the bridge
+throughput ratio, one after another; each starts and stops its own servers.
 RESULTS.md holds one table of every figure as a ratio against a baseline measured in this run
 on this machine, the raw numbers under it, the machine and the date.
 """
@@ -20,7 +21,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import api_throughput, bridge_throughput, history_size, memory, scale_out, slot_utilisation
+from bench import (
+    api_throughput,
+    bridge_throughput,
+    dispatch,
+    high_concurrency,
+    history_size,
+    memory,
+    quota,
+    scale_out,
+    slot_utilisation,
+)
 from bench.common import BenchResult, Figure, Goal, logs_to, machine_facts, print_figures
 from bridge.queue_bridge import DEFAULT_CONCURRENCY
 
@@ -65,7 +76,16 @@ def benchmarks() -> list[tuple[str, Benchmark, str | None]]:
     """Name, runner and the method it states (its module's docstring)."""
     chosen: list[tuple[str, Benchmark, str | None]] = [
         (module.__name__, module.run, module.__doc__)
-        for module in (slot_utilisation, scale_out, history_size, memory, api_throughput)
+        for module in (
+            slot_utilisation,
+            high_concurrency,
+            scale_out,
+            dispatch,
+            quota,
+            history_size,
+            memory,
+            api_throughput,
+        )
     ]
     return [*chosen, (bridge_throughput.__name__, bridge, bridge_throughput.__doc__)]
 

@@ -78,8 +78,11 @@ def request_of(call: RecordedCall) -> GeneratorRequest:
     return GeneratorRequest(parts=tuple(parts), aspect_ratio=call.aspect_ratio or "1:1", temperature=call.temperature)
 
 
-async def baseline(generator: ImageGenerator, requests: list[GeneratorRequest]) -> float:
-    slots = asyncio.Semaphore(CONCURRENCY)
+async def baseline(
+    generator: ImageGenerator, requests: list[GeneratorRequest], concurrency: int = CONCURRENCY
+) -> float:
+    """Seconds for plain asyncio to make `requests` through `generator`, `concurrency` at a time."""
+    slots = asyncio.Semaphore(concurrency)
 
     async def draw(request: GeneratorRequest) -> None:
         async with slots:

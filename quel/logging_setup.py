@@ -136,8 +136,11 @@ def configure_logging(log_format: str = "auto", *, level: int = logging.INFO) ->
     root.handlers[:] = [handler]
     root.setLevel(level)
     temporal_info_as_fields_only()
-    # pgserver narrates every start at INFO; its warnings still show.
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    # pgserver narrates every start at INFO, google-genai and its HTTP client every generator call
+    # (what `generator called` already says, at a cost per image a busy worker feels); their
+    # warnings still show.
+    for chatty in ("pgserver", "google_genai", "httpx", "httpx2"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     structlog.configure(
         processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

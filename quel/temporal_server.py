@@ -47,8 +47,10 @@ async def start_dev_server(
     port: int | None = DEV_SERVER_PORT,
     ui_port: int | None = UI_PORT,
     runtime: Runtime | None = None,
+    fairness: bool = True,
 ) -> WorkflowEnvironment:
-    """A real Temporal dev server with the project's search attributes registered and fairness on."""
+    """A real Temporal dev server with the project's search attributes registered; fairness off
+    only for the benchmark that shows what it changes."""
     return await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
         dev_server_existing_path=installed_binary("temporal"),
@@ -60,7 +62,7 @@ async def start_dev_server(
         runtime=runtime,
         dev_server_extra_args=[
             argument
-            for key, value in FAIRNESS.items()
+            for key, value in (FAIRNESS if fairness else {}).items()
             for argument in ("--dynamic-config-value", f"{key}={json.dumps(value)}")
         ],
     )

@@ -188,14 +188,15 @@ class FakeGemini:
         self._in_flight = 0
         self._max_in_flight = 0
         self._last_reply_at: float | None = None
-        self._server: ThreadingHTTPServer | None = None
+        self._spans: list[tuple[float, float]] = []
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------
 
     def start(self) -> Self:
         self._stopping.clear()
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        server = _Server(("127.0.0.1", 0), _handler_for(self))
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, args=(0.02,), name="fake-gemini", daemon=True)
@@ -291,6 +292,12 @@ class FakeGemini:
         with self._lock:
             return self._last_reply_at
 
+    @property
+    def spans(self) -> tuple[tuple[float, float], ...]:
+        """(began, ended) of every answered call, in `time.monotonic()` seconds."""
+        with self._lock:
+            return tuple(self._spans)
+
     # -- serving (handler threads) ---------------------------------------------
 
     def _begin(self, call: RecordedCall) -> tuple[Behaviour, float]:
@@ -306,10 +313,11 @@ class FakeGemini:
                 behaviour = self._script.popleft() if self._script else self._default
             return behaviour, self._latency
 
-    def _end(self) -> None:
+    def _end(self, began: float) -> None:
         with self._lock:
             self._in_flight -= 1
             self._last_reply_at = time.time()
+            self._spans.append((began, time.monotonic()))
 
     def _answer(self, handler: BaseHTTPRequestHandler, model: str, behaviour: Behaviour) -> None:
         if behaviour.kind == "hang":
@@ -370,6 +378,12 @@ def _send_error(handler: BaseHTTPRequestHandler, behaviour: Behaviour) -> None:
     _send_json(handler, behaviour.code, {"error": error}, headers)
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128
+    """Connections waiting to be accepted: a client opening dozens at once (the benchmarks' 32 and
+    64 generator slots) would find the default of 5 full and be reset."""
+
+
 def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -389,6 +403,7 @@ def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
                 body=json.loads(raw or b"{}"),
                 started_at=time.time(),
             )
+            began = time.monotonic()
             behaviour, latency = fake._begin(call)
             try:
                 while not fake._released.wait(0.02) and not fake._stopping.is_set():
@@ -397,7 +412,7 @@ def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
                     fake._stopping.wait(latency)
                 fake._answer(self, match["model"], behaviour)
             finally:
-                fake._end()
+                fake._end(began)
 
         def log_message(self, format: str, *args: Any) -> None:
             """Keep test output quiet."""
