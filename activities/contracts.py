@@ -40,7 +40,6 @@ class ActivityName:
     START_JOB = "start_job"
     RESOLVE_INPUTS = "resolve_inputs"
     PREPARE_MODIFY_INPUTS = "prepare_modify_inputs"
-    DELETE_MODIFY_INPUTS = "delete_modify_inputs"
     RECORD_OUTPUT = "record_output"
     REQUEST_CANCEL = "request_cancel"
     FINISH_JOB = "finish_job"
@@ -149,6 +148,8 @@ class RecordOutputRequest:
 class FinishJobRequest:
     job_id: str
     outcome: Outcome
+    staged_inputs: bool = False
+    """An in-paint job: the inputs `prepare_modify_inputs` staged in the bucket go once the row is final."""
     claim_unknown: bool = False
     """The run's start step did not finish, so it does not know whether it claimed the row: the row
     is written only if it is still `pending` or claimed by this workflow, never another worker's (D14)."""

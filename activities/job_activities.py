@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 
 from temporalio import activity
@@ -36,6 +37,8 @@ from domain.plan import Category, JobKind
 from domain.priority import JobPriorities
 
 MODIFY_INPUTS_PREFIX = "modify-inputs"
+STAGED_CLEANUP_SECONDS = 5.0
+"""How long the final step spends deleting an in-paint job's staged inputs; well inside its timeout."""
 
 
 def staged_modify_inputs(job_id: str) -> tuple[str, str]:
@@ -182,15 +185,6 @@ class JobActivities:
         except UnusablePath as error:
             raise InvalidJobInput(f"original image attach {attach_id}: {error}") from None
 
-    @activity.defn(name=ActivityName.DELETE_MODIFY_INPUTS)
-    async def delete_modify_inputs(self, job_id: str) -> None:
-        """Removes what `prepare_modify_inputs` staged, once the job's final status is written
-        (a re-run stages it again from the row). A missing object counts as deleted, so a
-        retry, or a job that never staged a reference, is harmless."""
-        with database_errors():
-            for path in staged_modify_inputs(job_id):
-                await self._storage.delete(path)
-
     @activity.defn(name=ActivityName.RECORD_OUTPUT)
     async def record_output(self, request: RecordOutputRequest) -> int:
         """Attach row, charge and progress for one output; once per output identity."""
@@ -219,6 +213,21 @@ class JobActivities:
         with database_errors():
             await self._cancel_flags.set(job_id)
 
+    async def _delete_staged_inputs(self, job_id: str) -> None:
+        """Removes what `prepare_modify_inputs` staged (a re-run stages it again from the row). A
+        missing object counts as deleted, so a repeated finish is harmless. Best effort within a
+        few seconds: objects left behind change nothing in how the job ended, and the step must
+        stay well inside the finish's own timeout."""
+        try:
+            async with asyncio.timeout(STAGED_CLEANUP_SECONDS):
+                for path in staged_modify_inputs(job_id):
+                    await self._storage.delete(path)
+        except Exception as error:
+            activity.logger.warning(
+                "in-paint inputs left in storage",
+                extra={"job_id": job_id, "reason": f"{type(error).__name__}: {error}"},
+            )
+
     @activity.defn(name=ActivityName.FINISH_JOB)
     async def finish_job(self, request: FinishJobRequest) -> None:
         """The job row first, on its own: it is what the front end reads and what makes the job final.
@@ -238,6 +247,9 @@ class JobActivities:
                 credits=refund.amount,
                 payer=refund.payer.kind.value,
             )
+        if request.staged_inputs:
+            # Before the production row, which may refuse its status: the job row is final either way.
+            await self._delete_staged_inputs(request.job_id)
         try:
             with database_errors():
                 await self._store.finish_production(request.job_id, request.outcome.status)

@@ -378,8 +378,9 @@ def enqueue(
 
             client = await connect(settings)
             headline = await _headline(settings, job_id)
+            priority = settings.priorities.key(interactive=headline.interactive) if headline else None
             result = await start_job_workflow(
-                client, job_id, task_queue=settings.temporal_task_queue, headline=headline
+                client, job_id, task_queue=settings.temporal_task_queue, headline=headline, priority=priority
             )
             _console().print(f"{job_id}: {result.value}")
             return

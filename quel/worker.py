@@ -74,7 +74,6 @@ async def running_workers(client: Client, settings: Settings, resources: Resourc
                 jobs.start_job,
                 jobs.resolve_inputs,
                 jobs.prepare_modify_inputs,
-                jobs.delete_modify_inputs,
                 jobs.record_output,
                 jobs.request_cancel,
                 jobs.finish_job,

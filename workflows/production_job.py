@@ -41,15 +41,6 @@ with workflow.unsafe.imports_passed_through():
 DATABASE_STEPS_LOCAL = "database-steps-local"
 """Patch: database steps run as local activities (one marker event instead of an activity's
 three, and no extra workflow task); runs started before it replay their ordinary activities."""
-MODIFY_INPUTS_ACTIVITY = "modify-inputs-activity"
-"""Patch: the in-paint inputs are uploaded by an ordinary activity with storage's timeout, no longer
-by a local database step whose 15 s ran out before a slow upload did."""
-
-DELETE_MODIFY_INPUTS = "delete-modify-inputs"
-"""Patch: an in-paint job's staged inputs are deleted once its final status is written; runs
-started before it end without that step."""
-CLEANUP_BUDGET = timedelta(minutes=10)
-"""How long deleting staged inputs may keep retrying before they are left in the bucket."""
 
 # Short: a statement that takes longer is stuck, and a crashed worker's task is retried sooner.
 DATABASE_TIMEOUT = timedelta(seconds=15)
@@ -58,7 +49,9 @@ DATABASE_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     non_retryable_error_types=list(FailureType.JOB_LEVEL),
 )
-# Above the storage client's 30 s per request: the step reads the row and uploads two objects.
+# Above the storage client's 30 s per request: staging an in-paint job's inputs uploads two objects.
+# It runs as a local activity like the database steps (one marker event, no extra workflow task),
+# only with this longer timeout, so a slow upload is not cut off after a database step's 15 s.
 STORAGE_TIMEOUT = timedelta(minutes=2)
 GENERATE_TIMEOUT = timedelta(minutes=5)
 GENERATE_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
@@ -108,8 +101,6 @@ class ProductionJobWorkflow:
         self._slot_tasks: list[asyncio.Task[None]] = []
         self._database_steps_local = False
         self._bounds = JobBounds()
-        self._row_final = False
-        """The job row holds its final status."""
 
     @workflow.query
     def progress(self) -> JobProgress:
@@ -150,16 +141,12 @@ class ProductionJobWorkflow:
         except asyncio.CancelledError:
             await self._stop_for_cancel()
         outcome = self._outcome()
+        staged = started.plan.kind is JobKind.MODIFY
         try:
-            try:
-                await self._finish(outcome)
-            except asyncio.CancelledError:
-                # The job was already over when the cancel came; finish it as it ended.
-                await self._finish(outcome)
-        finally:
-            # Also when only the production row refused its status: the job row is final.
-            if self._row_final and started.plan.kind is JobKind.MODIFY and workflow.patched(DELETE_MODIFY_INPUTS):
-                await self._delete_modify_inputs()
+            await self._finish(outcome, staged_inputs=staged)
+        except asyncio.CancelledError:
+            # The job was already over when the cancel came; finish it as it ended.
+            await self._finish(outcome, staged_inputs=staged)
         if self._cancel_requested:
             raise asyncio.CancelledError()
         if outcome.status is JobStatus.FAILED:
@@ -169,7 +156,15 @@ class ProductionJobWorkflow:
     async def _start(self, job_id: str) -> StartedJob:
         return await self._database_step(ActivityName.START_JOB, job_id, StartedJob, summary=summaries.CLAIM)
 
-    async def _database_step(self, step: str, argument: object, returns: type[Returned], *, summary: str) -> Returned:
+    async def _database_step(
+        self,
+        step: str,
+        argument: object,
+        returns: type[Returned],
+        *,
+        summary: str,
+        timeout: timedelta = DATABASE_TIMEOUT,
+    ) -> Returned:
         """A step against our own database or bucket: short, idempotent, on this worker, retried
         within the database budget (D15). Whatever ends it unfinished comes out as the
         `ApplicationError` that ends the job, with its reason. `summary` names it in the UI's timeline."""
@@ -179,7 +174,7 @@ class ProductionJobWorkflow:
                 step,
                 argument,
                 result_type=returns,
-                start_to_close_timeout=DATABASE_TIMEOUT,
+                start_to_close_timeout=timeout,
                 schedule_to_close_timeout=self._bounds.database_budget,
                 retry_policy=DATABASE_RETRY,
                 summary=summary,
@@ -236,26 +231,13 @@ class ProductionJobWorkflow:
         workflow.logger.info("stage completed", extra={"event_name": "stage completed", **where, **done})
 
     async def _prepare_modify_inputs(self) -> list[ReferenceInput]:
-        if not workflow.patched(MODIFY_INPUTS_ACTIVITY):
-            return await self._database_step(
-                ActivityName.PREPARE_MODIFY_INPUTS,
-                self._progress.job_id,
-                list[ReferenceInput],
-                summary=summaries.PREPARE_MODIFY,
-            )
-        try:
-            references = await workflow.execute_activity(
-                ActivityName.PREPARE_MODIFY_INPUTS,
-                self._progress.job_id,
-                result_type=list[ReferenceInput],
-                start_to_close_timeout=STORAGE_TIMEOUT,
-                schedule_to_close_timeout=self._bounds.database_budget,
-                retry_policy=DATABASE_RETRY,
-                summary=summaries.PREPARE_MODIFY,
-            )
-        except ActivityError as error:
-            raise _step_failure(ActivityName.PREPARE_MODIFY_INPUTS, error) from error
-        return cast(list[ReferenceInput], references)
+        return await self._database_step(
+            ActivityName.PREPARE_MODIFY_INPUTS,
+            self._progress.job_id,
+            list[ReferenceInput],
+            summary=summaries.PREPARE_MODIFY,
+            timeout=STORAGE_TIMEOUT,
+        )
 
     async def _resolve_stage_inputs(
         self, plan: JobPlan, stage: StagePlan
@@ -453,29 +435,18 @@ class ProductionJobWorkflow:
             cancelled=self._cancel_seen,
         )
 
-    async def _delete_modify_inputs(self) -> None:
-        """The staged mask and reference go once the row is final (the row still holds them, so
-        a re-run stages them again). A cleanup that cannot finish leaves them in the bucket and
-        changes nothing in how the job ended."""
-        try:
-            await workflow.execute_activity(
-                ActivityName.DELETE_MODIFY_INPUTS,
-                self._progress.job_id,
-                start_to_close_timeout=DATABASE_TIMEOUT,
-                schedule_to_close_timeout=CLEANUP_BUDGET,
-                retry_policy=DATABASE_RETRY,
-                summary=summaries.DELETE_MODIFY,
-            )
-        except (ActivityError, asyncio.CancelledError) as error:
-            workflow.logger.warning("in-paint inputs left in storage", extra={"reason": str(error)})
-
-    async def _finish(self, outcome: Outcome, *, claim_unknown: bool = False) -> None:
+    async def _finish(self, outcome: Outcome, *, staged_inputs: bool = False, claim_unknown: bool = False) -> None:
         """Writes the final status. When it cannot, the `ApplicationError` raised fails the run
         with the reason (the job row stays as it was, unless only the production row refused)."""
         try:
             await self._database_step(
                 ActivityName.FINISH_JOB,
-                FinishJobRequest(job_id=self._progress.job_id, outcome=outcome, claim_unknown=claim_unknown),
+                FinishJobRequest(
+                    job_id=self._progress.job_id,
+                    outcome=outcome,
+                    staged_inputs=staged_inputs,
+                    claim_unknown=claim_unknown,
+                ),
                 type(None),
                 summary=summaries.finish(outcome, self._progress.completed_images, self._progress.total_images),
             )
@@ -486,7 +457,6 @@ class ProductionJobWorkflow:
         self._finished(outcome)
 
     def _finished(self, outcome: Outcome) -> None:
-        self._row_final = True
         self._progress.failed_images = outcome.failed_images
         self._set_status(outcome.status.value, error=outcome.error_message)
 

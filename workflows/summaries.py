@@ -9,7 +9,6 @@ from domain.plan import SlotPlan, StagePlan
 
 CLAIM = "claim job"
 PREPARE_MODIFY = "prepare in-paint inputs"
-DELETE_MODIFY = "delete in-paint inputs"
 REQUEST_CANCEL = "cancel: set the cancel flag"
 
 

@@ -40,6 +40,7 @@ def test_every_part_of_the_stack_is_a_service(services: dict[str, Any]) -> None:
         "migrate",
         "worker",
         "bridge",
+        "api",
     }
 
 
@@ -57,7 +58,7 @@ def test_services_start_in_order_after_their_dependencies(services: dict[str, An
 
 
 def test_long_running_services_have_health_checks(services: dict[str, Any]) -> None:
-    for name in ("temporal-db", "temporal", "app-db", "redis", "worker", "bridge"):
+    for name in ("temporal-db", "temporal", "app-db", "redis", "worker", "bridge", "api"):
         assert services[name]["healthcheck"]["test"], name
     metrics_port = services["worker"]["environment"]["METRICS_PORT"]
     assert f":{metrics_port}/metrics" in " ".join(services["worker"]["healthcheck"]["test"])
@@ -83,7 +84,7 @@ def test_registered_search_attributes_are_the_workflows(services: dict[str, Any]
 
 def test_app_services_set_only_variables_the_settings_know(services: dict[str, Any]) -> None:
     known = {name.upper() for name in Settings.model_fields}
-    for name in ("worker", "bridge", "migrate"):
+    for name in ("worker", "bridge", "migrate", "api"):
         unknown = set(services[name]["environment"]) - known - {"QUEL_LEGACY_SCHEMA"}
         assert not unknown, (name, unknown)
         assert services[name]["image"] == services["worker"]["image"]
@@ -93,6 +94,16 @@ def test_app_services_set_only_variables_the_settings_know(services: dict[str, A
 def test_published_ports_stay_on_this_host(services: dict[str, Any]) -> None:
     ports = [port for service in services.values() for port in service.get("ports", [])]
     assert ports and all(port.startswith("127.0.0.1:") for port in ports)
+    host_ports = [port.split(":")[1] for port in ports]
+    assert len(host_ports) == len(set(host_ports)), "two services publish one port"
+
+
+def test_api_listens_where_it_is_published_and_checked(services: dict[str, Any]) -> None:
+    api = services["api"]
+    port = api["environment"]["API_PORT"]
+    assert api["environment"]["API_HOST"] == "0.0.0.0"
+    assert api["ports"] == [f"127.0.0.1:{port}:{port}"]
+    assert f":{port}/health" in " ".join(api["healthcheck"]["test"])
 
 
 def test_image_is_built_from_the_lock_file_with_quel_as_entry_point() -> None:

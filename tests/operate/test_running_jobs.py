@@ -132,7 +132,7 @@ async def test_cancel_before_the_workflow_starts_leaves_the_legacy_flag(
     assert await redis_client.get(flag_key(job_id)) == b"true"
 
 
-async def test_enqueue_direct_starts_the_job_with_the_summary_of_its_row(
+async def test_enqueue_direct_starts_the_job_with_the_summary_and_priority_of_its_row(
     temporal_env: WorkflowEnvironment, settings: Settings, tmp_path: Path
 ) -> None:
     """Given in upper case, the id still starts the workflow named by the job id as the row spells it."""
@@ -142,8 +142,10 @@ async def test_enqueue_direct_starts_the_job_with_the_summary_of_its_row(
         env = quel_env(settings, temporal_env)
         run = await run_quel("enqueue", "--direct", job_id.upper(), env=env, cwd=tmp_path)
         handle = temporal_env.client.get_workflow_handle(job_id)
-        summary = await (await handle.describe()).static_summary()
+        described = await handle.describe()
+        summary = await described.static_summary()
         await handle.terminate("test finished")
 
     assert run.returncode == 0, run.stderr
     assert summary == "cinema · pipeline_stage · 3 images · member Mina Park"
+    assert described.raw_description.workflow_execution_info.priority.priority_key == settings.priority_batch

@@ -12,19 +12,16 @@ from activities.job_activities import staged_modify_inputs
 from quel.settings import Settings
 from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.support.harness import Harness, harness, reset_to_first_task
-from tests.support.histories import keep_history
 from tests.support.seed import seed_job
 from workflows.production_job import ProductionJobWorkflow
 
 
-async def _run_modify_job(h: Harness, *, history: str | None = None) -> str:
+async def _run_modify_job(h: Harness) -> str:
     async with h.db.acquire() as connection:
         job_id = await seed_job(connection, "modify")
     handle = await h.start(job_id)
     result = await handle.result()
     assert (result.status, result.completed_images) == ("completed", 2)
-    if history:
-        await keep_history(handle, history)
     return job_id
 
 
@@ -42,7 +39,7 @@ async def test_supabase_staged_inputs_are_deleted_once_final_and_staged_again_by
     client: Client, remote_settings: Settings, fake_storage: FakeSupabaseStorage
 ) -> None:
     async with harness(client, remote_settings) as h:
-        job_id = await _run_modify_job(h, history="modify.inputs_deleted")
+        job_id = await _run_modify_job(h)
         assert not [path for (_, path) in fake_storage.objects if path.startswith(f"modify-inputs/{job_id}/")]
         # The fixture has no reference image: its delete finds nothing, and succeeds.
         assert _staging(fake_storage, job_id) == [

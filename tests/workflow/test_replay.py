@@ -1,7 +1,8 @@
 """Every committed history replays against the current workflow code: a change that would
-break running jobs fails here first. `before-database-steps-local/` and
-`before-modify-inputs-activity/` hold runs recorded before those patches, so both branches of
-each patch keep replaying."""
+break running jobs fails here first. `before-database-steps-local/` holds runs recorded before
+that patch, so both of its branches keep replaying; `before-2026-11-30/` holds the runs of the
+code released before the job bounds, ownership and in-paint clean-up changes, which had to keep
+replaying without a patch."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ RECORDED = sorted(HISTORIES.rglob("*.json"))
 FOLDERS = {
     "current": HISTORIES,
     "before-database-steps-local": HISTORIES / "before-database-steps-local",
-    "before-modify-inputs-activity": HISTORIES / "before-modify-inputs-activity",
+    "before-2026-11-30": HISTORIES / "before-2026-11-30",
 }
 
 
