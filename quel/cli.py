@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -78,13 +78,15 @@ def _unreachable() -> tuple[type[BaseException], ...]:
     return (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, redis.RedisError, RPCError)
 
 
-def _run(main: Callable[[asyncio.Event], Awaitable[None]], settings: Settings) -> None:
+def _run(main: Callable[[asyncio.Event], Awaitable[None]], settings: Settings) -> NoReturn:
     """Runs `main` until it returns or SIGINT/SIGTERM asks it to stop.
 
     A dependency that cannot be reached ends the command with one plain line, secrets masked.
     """
     import asyncio
+    import os
     import signal
+    import sys
 
     from quel.resources import MissingSetting
     from quel.settings import redact
@@ -96,16 +98,25 @@ def _run(main: Callable[[asyncio.Event], Awaitable[None]], settings: Settings) -
             loop.add_signal_handler(signum, stop.set)
         await main(stop)
 
+    code = 0
     try:
         asyncio.run(runner())
+    except typer.Exit as exit_:
+        code = exit_.exit_code
     except MissingSetting as error:
         _console().print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
+        code = 2
     except _unreachable() as error:
         _console().print(
             f"[red]cannot reach a dependency: {redact(f'{type(error).__name__}: {error}', settings)}[/red]"
         )
-        raise typer.Exit(1) from None
+        code = 1
+    # Everything the command opened is closed by now. The Temporal client's Rust threads can still
+    # call into Python while CPython tears itself down, which aborts the process ("PyGILState_Release:
+    # thread state must be current", temporalio/sdk-python#300): a finished command skips that teardown.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _bridge(settings: Settings, resources: Resources, client: Client) -> QueueBridge:
