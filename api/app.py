@@ -233,20 +233,21 @@ async def status(job: PathJob, ctx: Context) -> dict[str, Any]:
     return (await _status(ctx, job)).to_json()
 
 
-async def known_job(job: PathJob, ctx: Context) -> uuid.UUID:
-    """A job with a row or a workflow; checked before an event stream opens, which cannot answer 404 later."""
-    await _status(ctx, job)
-    return job
+async def status_now(job: PathJob, ctx: Context) -> JobStatusView:
+    """The job's status when its event stream opens: 404 without a row or a workflow is answered here,
+    as a stream that has started cannot answer it later; the view is the stream's first."""
+    return await _status(ctx, job)
 
 
 @jobs.get("/api/jobs/{jobId}/events", response_class=EventSourceResponse)
-async def events(job: Annotated[uuid.UUID, Depends(known_job)], ctx: Context) -> AsyncIterator[ServerSentEvent]:
+async def events(
+    job: PathJob, view: Annotated[JobStatusView, Depends(status_now)], ctx: Context
+) -> AsyncIterator[ServerSentEvent]:
     """An event (the status object) each time the status, stage, produced or failed count changes, then
     an `end` event once the job has ended, and the stream closes. A comment every 15 s keeps proxies from
     cutting an idle stream."""
     last: tuple[object, ...] | None = None
     while True:
-        view = await _status(ctx, job)
         ended = view.job_status in ENDED_STATUSES and view.workflow_status != "running"
         seen = (view.job_status, view.current_stage, view.completed_images, view.failed_images)
         if ended:
@@ -256,11 +257,13 @@ async def events(job: Annotated[uuid.UUID, Depends(known_job)], ctx: Context) ->
             yield ServerSentEvent(data=view.to_json())
             last = seen
         await asyncio.sleep(EVENTS_POLL_SECONDS)
+        view = await _status(ctx, job)
 
 
 async def _status(ctx: ApiContext, job: uuid.UUID) -> JobStatusView:
-    async with ctx.resources.pool.acquire() as connection:
-        view = await job_status(ctx.client, connection, str(job), query_timeout=QUERY_TIMEOUT)
+    # The pool, not a connection held across the Temporal calls: those can take the query's timeout,
+    # and every open event stream asks every half second.
+    view = await job_status(ctx.client, ctx.resources.pool, str(job), query_timeout=QUERY_TIMEOUT)
     if view is None:
         raise ApiError(404, "Job not found")
     return view

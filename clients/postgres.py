@@ -10,6 +10,9 @@ from asyncpg.pool import PoolConnectionProxy
 Connection = asyncpg.Connection | PoolConnectionProxy
 """A plain connection or one borrowed from a pool; both run the same statements."""
 
+Queryable = asyncpg.Pool | Connection
+"""What runs a single statement: a pool lends a connection for just that statement."""
+
 
 async def _init_connection(connection: asyncpg.Connection) -> None:
     for type_name in ("json", "jsonb"):

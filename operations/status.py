@@ -20,7 +20,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from clients.postgres import Connection
+from clients.postgres import Queryable
 from domain.outcome import JobStatus
 from workflows import search_attributes
 from workflows.production_job import ProductionJobWorkflow
@@ -105,12 +105,12 @@ def merge_status(
     )
 
 
-async def read_job_row(connection: Connection, job_id: str) -> JobRow | None:
+async def read_job_row(database: Queryable, job_id: str) -> JobRow | None:
     try:
         key = uuid.UUID(job_id)
     except ValueError:
         return None  # job ids are UUIDs; anything else has no row
-    record = await connection.fetchrow(
+    record = await database.fetchrow(
         """SELECT job_status::text, coalesce(total_images, 0) AS total_images,
                   coalesce(completed_images, 0) AS completed_images, coalesce(failed_images, 0) AS failed_images,
                   coalesce(generated_attach_ids, '[]'::jsonb) AS generated_attach_ids, error_message,
@@ -152,10 +152,10 @@ async def query_progress(client: Client, job_id: str, *, timeout: timedelta) -> 
 
 
 async def job_status(
-    client: Client, connection: Connection, job_id: str, *, query_timeout: timedelta = DEFAULT_QUERY_TIMEOUT
+    client: Client, database: Queryable, job_id: str, *, query_timeout: timedelta = DEFAULT_QUERY_TIMEOUT
 ) -> JobStatusView | None:
     """None when the job has neither a row nor a workflow."""
-    row = await read_job_row(connection, job_id)
+    row = await read_job_row(database, job_id)
     description = await describe_workflow(client, job_id)
     progress = await query_progress(client, job_id, timeout=query_timeout) if description else None
     if row is None and description is None:
