@@ -9,7 +9,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import ENQUEUE_PATHS
+from api.errors import error_body
 
 
 class BodyLimit:
@@ -26,7 +26,6 @@ class BodyLimit:
             await self._refuse(scope, receive, send, f"request body of {declared} bytes is over the limit")
             return
         received = 0
-        started = False
 
         async def counted() -> Message:
             nonlocal received
@@ -34,23 +33,14 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self._max_bytes:
-                    # Raised inside the body read: FastAPI hands HTTPExceptions to the API's error handler.
+                    # Raised inside the body read, within FastAPI's exception layer: the API's error
+                    # handler answers it as JSON.
                     raise HTTPException(413, f"request body is over the limit of {self._max_bytes} bytes")
             return message
 
-        async def watched(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self._app(scope, counted, watched)
-        except HTTPException as error:
-            if started or error.status_code != 413:
-                raise
-            await self._refuse(scope, receive, send, str(error.detail))
+        await self._app(scope, counted, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, message: str) -> None:
         message = f"{message} ({self._max_bytes} bytes, API_MAX_BODY_BYTES)"
-        body = {"success": False, "error": message} if scope["path"] in ENQUEUE_PATHS else {"error": message}
-        await JSONResponse(body, status_code=413, headers={"Connection": "close"})(scope, receive, send)
+        response = JSONResponse(error_body(scope["path"], message), status_code=413, headers={"Connection": "close"})
+        await response(scope, receive, send)

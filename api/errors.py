@@ -16,6 +16,8 @@ from pydantic_core import ErrorDetails
 from starlette.exceptions import HTTPException
 from temporalio.service import RPCError
 
+from clients.unreachable import UNREACHABLE
+
 ENQUEUE_PATHS = frozenset({"/enqueue", "/api/enqueue"})
 
 logger = logging.getLogger(__name__)
@@ -28,14 +30,15 @@ class ApiError(Exception):
         self.message = message
 
 
-def error_body(request: Request, message: str) -> dict[str, Any]:
-    if request.url.path in ENQUEUE_PATHS:
+def error_body(path: str, message: str) -> dict[str, Any]:
+    """The error object of the endpoint at `path`."""
+    if path in ENQUEUE_PATHS:
         return {"success": False, "error": message}
     return {"error": message}
 
 
 def _respond(request: Request, status: int, message: str) -> JSONResponse:
-    return JSONResponse(error_body(request, message), status_code=status)
+    return JSONResponse(error_body(request.url.path, message), status_code=status)
 
 
 def describe_validation(errors: list[ErrorDetails]) -> str:
@@ -80,7 +83,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(HTTPException, http_error)
-    for kind in (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, redis.RedisError, RPCError, TimeoutError):
+    for kind in UNREACHABLE:
         app.add_exception_handler(kind, unreachable)
     app.add_exception_handler(Exception, unexpected)
 
