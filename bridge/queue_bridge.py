@@ -27,13 +27,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-import asyncpg
 import redis.asyncio as redis
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from bridge.processing_lists import ProcessingLists, Raw
 from clients.job_store import JobHeadline
+from clients.unreachable import UNREACHABLE
 from domain.priority import JobPriorities
 from operations.start import StartResult, start_job_workflow
 
@@ -45,7 +45,6 @@ LIVENESS_SECONDS = 30
 COUNTERS_LOG_SECONDS = 60.0
 MAX_BACKOFF_SECONDS = 30.0
 SETTLE_DELAY_SECONDS = 0.05
-_UNREACHABLE = (OSError, redis.RedisError, RPCError, asyncpg.PostgresError, asyncpg.InterfaceError)
 # Temporal answers that no retry changes: the namespace does not exist, the credentials may not
 # start workflows, the request is malformed. Every id would get the same answer, so these stop the
 # bridge instead of being waited out as an outage.
@@ -164,7 +163,7 @@ class QueueBridge:
                 raise self._refused
         finally:
             log.info("bridge stopped", extra={"bridge": self.bridge_id, **self.counter_fields()})
-            with contextlib.suppress(*_UNREACHABLE):  # the key expires on its own anyway
+            with contextlib.suppress(*UNREACHABLE):  # the key expires on its own anyway
                 await self._redis.delete(self._lists.liveness_key(self.bridge_id))
 
     async def _start_up(self) -> int:
@@ -211,7 +210,7 @@ class QueueBridge:
             return []
         try:
             return [first, *await self._lists.take(self.processing_list, room - 1)]
-        except _UNREACHABLE:
+        except UNREACHABLE:
             return [first]  # `first` is already ours: never retry the take without it
 
     async def _decide(self, batch: Sequence[Raw]) -> list[tuple[str, JobHeadline] | Poison]:
@@ -316,7 +315,7 @@ class QueueBridge:
                 for owner in await self._lists.dead_owners(self.bridge_id):
                     await self._redrive(self._lists.processing_list(owner))
                 await self._return_strays()
-            except _UNREACHABLE as error:
+            except UNREACHABLE as error:
                 log.warning("bridge cannot renew its liveness", extra={"error": str(error)})
             if loop.time() - last_counters >= self._counters_log_seconds:
                 log.info("bridge counters", extra={"bridge": self.bridge_id, **self.counter_fields()})
@@ -345,7 +344,7 @@ async def retry_while_unreachable(call: Callable[[], Awaitable[T]], stop: asynci
     while True:
         try:
             return await call()
-        except _UNREACHABLE as error:
+        except UNREACHABLE as error:
             if isinstance(error, RPCError) and error.status in _REFUSED:
                 raise
             log.warning("bridge waiting for a dependency", extra={"error": str(error), "retry_in": delay})

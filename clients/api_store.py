@@ -17,7 +17,6 @@ from domain.credits import (
     AccountKind,
     MemberAccount,
     OrgAccount,
-    Payer,
     choose_prepaid_payer,
 )
 from domain.errors import InsufficientCredits
@@ -58,8 +57,6 @@ class ModifyOrder:
 class PrepaidSubmission:
     job_id: str
     production_id: str
-    payer: Payer
-    amount: int
 
 
 class ApiStore:
@@ -181,4 +178,4 @@ class ApiStore:
                 price,
                 credits_id,
             )
-        return PrepaidSubmission(str(job_id), str(production_id), payer, amount)
+        return PrepaidSubmission(str(job_id), str(production_id))

@@ -69,15 +69,6 @@ def _settings(*, readable_logs: bool = False) -> Settings:
     return settings
 
 
-def _unreachable() -> tuple[type[BaseException], ...]:
-    """Errors that mean a dependency cannot be reached (imported only once one was raised)."""
-    import asyncpg
-    import redis
-    from temporalio.service import RPCError
-
-    return (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, redis.RedisError, RPCError)
-
-
 def _run(main: Callable[[asyncio.Event], Awaitable[None]], settings: Settings) -> NoReturn:
     """Runs `main` until it returns or SIGINT/SIGTERM asks it to stop.
 
@@ -88,6 +79,7 @@ def _run(main: Callable[[asyncio.Event], Awaitable[None]], settings: Settings) -
     import signal
     import sys
 
+    from clients.unreachable import UNREACHABLE
     from quel.resources import MissingSetting
     from quel.settings import redact
 
@@ -106,7 +98,7 @@ def _run(main: Callable[[asyncio.Event], Awaitable[None]], settings: Settings) -
     except MissingSetting as error:
         _console().print(f"[red]{error}[/red]")
         code = 2
-    except _unreachable() as error:
+    except UNREACHABLE as error:
         _console().print(
             f"[red]cannot reach a dependency: {redact(f'{type(error).__name__}: {error}', settings)}[/red]"
         )
