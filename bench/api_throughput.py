@@ -27,10 +27,9 @@ from bench.common import (
     bench_settings,
     local_stack,
     print_figures,
-    require_completed,
+    run_job,
     seed_everything,
     seed_fashion_jobs,
-    start_job,
 )
 from quel.resources import open_resources
 from quel.settings import ApiAuth
@@ -90,14 +89,14 @@ async def run(folder: Path) -> BenchResult:
         await seed_everything(settings)
         [job_id] = await seed_fashion_jobs(settings, jobs=1, images=1)
         async with open_resources(settings) as resources, running_workers(stack.client, settings, resources):
-            require_completed(await (await start_job(stack.client, settings, job_id)).result(), 1)
+            await run_job(stack.client, settings, job_id, 1)
             async with served(bare_app()) as bare, served(create_app(settings, stack.client, resources)) as api:
-                measured: dict[str, list[float]] = {"bare": [], "status": [], "cancel": []}
                 calls: dict[str, Callable[[], Awaitable[float]]] = {
                     "bare": lambda: rate(bare, "GET", "/constant"),
                     "status": lambda: rate(api, "GET", f"/api/jobs/{job_id}"),
                     "cancel": lambda: rate(api, "POST", f"/api/jobs/{job_id}/cancel"),
                 }
+                measured: dict[str, list[float]] = {name: [] for name in calls}
                 for number in range(1, ROUNDS + 1):
                     # Interleaved, so load from elsewhere falls on every side alike.
                     for name, call in calls.items():

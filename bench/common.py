@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager, redirect_stderr
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -242,16 +242,23 @@ def bench_settings(stack: Stack, fake: FakeGemini | None = None, *, image_concur
 # -- rows and inputs -------------------------------------------------------------------------
 
 
-async def seed_everything(settings: Settings) -> None:
-    """The fixture accounts (with plenty of credits) and every fixture input in storage."""
+@asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[asyncpg.Connection]:
+    """One connection to the settings' database, closed on exit."""
     assert settings.database_url is not None
     connection = await connect(settings.database_url.get_secret_value())
     try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+async def seed_everything(settings: Settings) -> None:
+    """The fixture accounts (with plenty of credits) and every fixture input in storage."""
+    async with database(settings) as connection:
         await seed_accounts(connection)
         await connection.execute("UPDATE quel_organization SET org_credit = $1", PLENTY_OF_CREDITS)
         await connection.execute("UPDATE quel_member SET quel_member_credit = $1", PLENTY_OF_CREDITS)
-    finally:
-        await connection.close()
     await seed_inputs(settings)
 
 
@@ -271,9 +278,7 @@ def fashion_input(images: int) -> dict[str, Any]:
 async def seed_fashion_jobs(settings: Settings, *, jobs: int, images: int, org_paid: bool = True) -> list[str]:
     """`single_batch.fashion` jobs paid by the fixture organisation, or by its member (no org)."""
     payer = {} if org_paid else {"org_id": None}
-    assert settings.database_url is not None
-    connection = await connect(settings.database_url.get_secret_value())
-    try:
+    async with database(settings) as connection:
         return [
             await seed_job(
                 connection,
@@ -284,18 +289,12 @@ async def seed_fashion_jobs(settings: Settings, *, jobs: int, images: int, org_p
             )
             for _ in range(jobs)
         ]
-    finally:
-        await connection.close()
 
 
 async def seed_fixture_job(settings: Settings, name: str) -> str:
     """One fixture job (tests/fixtures/jobs/<name>.json) as it is."""
-    assert settings.database_url is not None
-    connection = await connect(settings.database_url.get_secret_value())
-    try:
+    async with database(settings) as connection:
         return await seed_job(connection, name)
-    finally:
-        await connection.close()
 
 
 async def start_job(client: Client, settings: Settings, job_id: str) -> WorkflowHandle[Any, JobResult]:
@@ -308,6 +307,20 @@ def require_completed(result: JobResult, images: int) -> None:
     """A figure of a job that lost images would flatter the project; refuse it."""
     if (result.status, result.completed_images) != ("completed", images):
         raise RuntimeError(f"job {result.job_id} ended {result.status} with {result.completed_images}/{images}")
+
+
+async def run_job(client: Client, settings: Settings, job_id: str, images: int) -> WorkflowHandle[Any, JobResult]:
+    """Starts the job and waits until it has completed all its `images`."""
+    handle = await start_job(client, settings, job_id)
+    require_completed(await handle.result(), images)
+    return handle
+
+
+async def run_together(client: Client, settings: Settings, job_ids: Sequence[str], images: int) -> None:
+    """Starts every job, then waits until each has completed all its `images`."""
+    handles = [await start_job(client, settings, job_id) for job_id in job_ids]
+    for result in await asyncio.gather(*(handle.result() for handle in handles)):
+        require_completed(result, images)
 
 
 # -- worker processes ------------------------------------------------------------------------

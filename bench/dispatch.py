@@ -22,7 +22,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 
 from bench.common import (
@@ -33,7 +32,7 @@ from bench.common import (
     bench_settings,
     command_line,
     local_stack,
-    require_completed,
+    run_job,
     seed_everything,
     seed_fashion_jobs,
     seed_fixture_job,
@@ -43,19 +42,23 @@ from quel.resources import open_resources
 from quel.settings import Settings
 from quel.worker import running_workers
 from tests.fakes.gemini_server import FakeGemini
+from tests.support.histories import image_scheduled_events
 
 BIG = 60
 CONCURRENCY = 2
 LATENCY = 1.0
+WARM_UP_LATENCY = 0.05
 TARGET = 2.5
+BATCH_IMAGES = 4
+"""Images of the other payer's small batch job."""
 
 SmallJob = Callable[[Settings], Awaitable[tuple[str, int]]]
 """Seeds the small job; returns its id and how many images it makes."""
 
 
 async def other_payers_batch(settings: Settings) -> tuple[str, int]:
-    (job_id,) = await seed_fashion_jobs(settings, jobs=1, images=4, org_paid=False)
-    return job_id, 4
+    (job_id,) = await seed_fashion_jobs(settings, jobs=1, images=BATCH_IMAGES, org_paid=False)
+    return job_id, BATCH_IMAGES
 
 
 async def in_paint(settings: Settings) -> tuple[str, int]:
@@ -63,12 +66,7 @@ async def in_paint(settings: Settings) -> tuple[str, int]:
 
 
 async def images_scheduled(handle: WorkflowHandle[Any, Any]) -> int:
-    history = await handle.fetch_history()
-    return sum(
-        event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-        and event.activity_task_scheduled_event_attributes.activity_type.name == "generate_image"
-        for event in history.events
-    )
+    return len(image_scheduled_events(await handle.fetch_history()))
 
 
 async def small_job_seconds(stack: Stack, fake: FakeGemini, small: SmallJob, *, behind: int) -> float:
@@ -84,9 +82,8 @@ async def small_job_seconds(stack: Stack, fake: FakeGemini, small: SmallJob, *, 
                     await asyncio.sleep(0.1)
         job_id, images = await small(settings)
         began = time.perf_counter()
-        result = await (await start_job(stack.client, settings, job_id)).result()
+        await run_job(stack.client, settings, job_id, images)
         elapsed = time.perf_counter() - began
-        require_completed(result, images)
         if big is not None and (await big.describe()).status is WorkflowExecutionStatus.RUNNING:
             await big.terminate("benchmark: only the small job is measured")
     return elapsed
@@ -95,10 +92,9 @@ async def small_job_seconds(stack: Stack, fake: FakeGemini, small: SmallJob, *, 
 async def measure(folder: Path, *, fairness: bool, scenarios: dict[str, tuple[SmallJob, int]]) -> dict[str, float]:
     """Each scenario's seconds, on one server, with fairness on or off."""
     seconds = {}
-    with FakeGemini(latency=LATENCY, keep_bodies=False) as fake:
+    with FakeGemini(latency=WARM_UP_LATENCY, keep_bodies=False) as fake:
         async with local_stack(folder, fairness=fairness) as stack:
             await seed_everything(bench_settings(stack))
-            fake.latency = 0.05
             await small_job_seconds(stack, fake, other_payers_batch, behind=0)  # warm-up
             fake.latency = LATENCY
             for name, (small, behind) in scenarios.items():
@@ -123,16 +119,19 @@ async def run(folder: Path, *, big: int = BIG) -> BenchResult:
     off = await measure(folder / "off", fairness=False, scenarios={"batch behind": (other_payers_batch, big)})
     result.note(f"payer A's job: {big} images; IMAGE_CONCURRENCY={CONCURRENCY}, {LATENCY:g} s per call")
     result.note(
-        "fairness on: B (another payer, 4 images) "
+        f"fairness on: B (another payer, {BATCH_IMAGES} images) "
         f"{on['batch behind']:.2f} s behind A, {on['batch alone']:.2f} s alone; "
         f"B (in-paint, 2 images) {on['in-paint behind']:.2f} s behind A, {on['in-paint alone']:.2f} s alone"
     )
-    result.note(f"fairness off (Temporal's default): B (another payer, 4 images) {off['batch behind']:.2f} s behind A")
+    result.note(
+        f"fairness off (Temporal's default): B (another payer, {BATCH_IMAGES} images)"
+        f" {off['batch behind']:.2f} s behind A"
+    )
     alone = on["batch alone"]
     result.figures += [
         Figure(
             benchmark="fairness",
-            what=f"another payer's 4-image job behind a {big}-image job, fairness on: its time",
+            what=f"another payer's {BATCH_IMAGES}-image job behind a {big}-image job, fairness on: its time",
             measured=on["batch behind"],
             baseline=alone,
             unit="s",

@@ -30,14 +30,14 @@ from bench.common import (
     local_stack,
     seed_everything,
     seed_fashion_jobs,
+    seed_fixture_job,
     start_job,
 )
-from clients.postgres import connect
 from quel.resources import open_resources
 from quel.settings import Settings
 from quel.worker import running_workers
 from tests.fakes.gemini_server import FakeGemini
-from tests.support.seed import FIXTURES, seed_job
+from tests.support.seed import FIXTURES
 
 EVENTS_PER_IMAGE = 15.0
 PAYLOAD_BYTES_PER_IMAGE = 8 * 1024.0
@@ -95,12 +95,7 @@ def fixture_jobs() -> list[str]:
 
 
 async def run_fixture(stack: Stack, settings: Settings, name: str) -> HistorySize:
-    assert settings.database_url is not None
-    connection = await connect(settings.database_url.get_secret_value())
-    try:
-        job_id = await seed_job(connection, name)
-    finally:
-        await connection.close()
+    job_id = await seed_fixture_job(settings, name)
     handle = await start_job(stack.client, settings, job_id)
     result = await handle.result()
     if result.status != "completed" or result.failed_images:
@@ -123,7 +118,7 @@ def figures_of(size: HistorySize) -> list[Figure]:
             measured=size.events_per_image,
             baseline=EVENTS_PER_IMAGE,
             unit="events",
-            baseline_is="target: 15 events/image",
+            baseline_is=f"target: {EVENTS_PER_IMAGE:g} events/image",
             goal=Goal.UNDER,
             target=1.0,
         ),
@@ -133,7 +128,7 @@ def figures_of(size: HistorySize) -> list[Figure]:
             measured=size.payload_bytes_per_image,
             baseline=PAYLOAD_BYTES_PER_IMAGE,
             unit="B",
-            baseline_is="target: 8 KB/image",
+            baseline_is=f"target: {PAYLOAD_BYTES_PER_IMAGE / 1024:g} KB/image",
             goal=Goal.UNDER,
             target=1.0,
         ),

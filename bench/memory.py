@@ -37,14 +37,13 @@ from bench.common import (
     Stack,
     bench_settings,
     command_line,
+    database,
     fashion_input,
     local_stack,
-    require_completed,
+    run_job,
     seed_everything,
-    start_job,
     worker_processes,
 )
-from clients.postgres import connect
 from quel.resources import open_storage
 from quel.settings import Settings
 from tests.fakes.gemini_server import FakeGemini
@@ -89,31 +88,29 @@ class LargeInputJobs:
         return sum(map(len, self._pictures)) // len(self._pictures)
 
     async def seed(self) -> str:
-        assert self._settings.database_url is not None
-        connection = await connect(self._settings.database_url.get_secret_value())
-        storage = open_storage(self._settings)
-        try:
-            references = []
-            for kind, picture in zip(self._types, self._pictures, strict=True):
-                attach_id, path = self._next_attach_id, f"uploads/bench-{self._next_attach_id}.png"
-                self._next_attach_id += 1
-                row = {
-                    **self._attach_row,
-                    "attach_id": attach_id,
-                    "attach_file_name": path.rpartition("/")[2],
-                    "attach_file_path": path,
-                    "attach_directory": path,
-                    "attach_file_size": len(picture),
-                    "attach_file_type": "image/png",
-                }
-                await insert_row(connection, "quel_attach", row)
-                await storage.upload(path, picture, content_type="image/png")
-                references.append({"attachId": attach_id, "type": kind})
-            job_input = {**fashion_input(IMAGES), "individualImageAttachIds": references}
-            return await seed_job(connection, "single_batch.fashion", job_input_data=job_input, total_images=IMAGES)
-        finally:
-            await storage.close()
-            await connection.close()
+        async with database(self._settings) as connection:
+            storage = open_storage(self._settings)
+            try:
+                references = []
+                for kind, picture in zip(self._types, self._pictures, strict=True):
+                    attach_id, path = self._next_attach_id, f"uploads/bench-{self._next_attach_id}.png"
+                    self._next_attach_id += 1
+                    row = {
+                        **self._attach_row,
+                        "attach_id": attach_id,
+                        "attach_file_name": path.rpartition("/")[2],
+                        "attach_file_path": path,
+                        "attach_directory": path,
+                        "attach_file_size": len(picture),
+                        "attach_file_type": "image/png",
+                    }
+                    await insert_row(connection, "quel_attach", row)
+                    await storage.upload(path, picture, content_type="image/png")
+                    references.append({"attachId": attach_id, "type": kind})
+                job_input = {**fashion_input(IMAGES), "individualImageAttachIds": references}
+                return await seed_job(connection, "single_batch.fashion", job_input_data=job_input, total_images=IMAGES)
+            finally:
+                await storage.close()
 
 
 @dataclass
@@ -157,8 +154,7 @@ async def run_one(stack: Stack, settings: Settings, probe: RssProbe, jobs: Large
     job_id = await jobs.seed()
     began = time.perf_counter()
     async with probe.watching():
-        handle = await start_job(stack.client, settings, job_id)
-        require_completed(await handle.result(), IMAGES)
+        await run_job(stack.client, settings, job_id, IMAGES)
     seconds = time.perf_counter() - began
     await asyncio.sleep(SETTLE_SECONDS)
     return JobMemory(seconds=seconds, peak=probe.peak, after=probe.rss())
