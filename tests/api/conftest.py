@@ -28,6 +28,7 @@ from tests.fakes.gemini_server import FakeGemini, tiny_png
 from tests.support.harness import seed_inputs
 from tests.support.remote import GEMINI_KEY
 from tests.support.seed import seed_accounts
+from tests.support.waiting import eventually
 
 STORAGE_BASE_URL = "https://project.supabase.test/storage/v1/object/public/attachments/"
 ORIGINAL_ATTACH_ID = 51001
@@ -105,9 +106,11 @@ class ApiStack:
     async def result(self, job_id: str) -> None:
         """Waits until the job's workflow has closed, however it ended."""
         handle = self.client.get_workflow_handle(job_id)
-        async with asyncio.timeout(60):
-            while (await handle.describe()).close_time is None:
-                await asyncio.sleep(0.1)
+
+        async def closed() -> bool:
+            return (await handle.describe()).close_time is not None
+
+        await eventually(closed, timeout=60, what=f"workflow {job_id} closed")
 
 
 def modify_body(user_id: str | None, **changes: Any) -> dict[str, Any]:

@@ -3,9 +3,7 @@ methods, status codes and response shapes (DOMAIN.md 2.3, 10.1; DECISIONS D9, D1
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Callable
 from dataclasses import replace
 
 import httpx
@@ -19,6 +17,7 @@ from quel.settings import ApiAuth
 from tests.api.conftest import PRICE, ApiStack, modify_body, serving
 from tests.support.processes import free_port
 from tests.support.seed import seed_job
+from tests.support.waiting import eventually
 
 HEALTHY = {"status": "healthy", "service": "quel-temporal"}
 
@@ -108,7 +107,9 @@ async def test_cancel_of_a_running_job_stops_it(open_api: httpx.AsyncClient, sta
     stack.gemini.hold()
     submitted = (await open_api.post("/api/modify/submit", json=modify_body(member, quantity=4))).json()
     job_id = submitted["jobId"]
-    await until(lambda: stack.gemini.in_flight == stack.settings.image_concurrency)
+    await eventually(
+        lambda: stack.gemini.in_flight == stack.settings.image_concurrency, timeout=30, what="every slot calling Gemini"
+    )
     calls_at_cancel = stack.gemini.call_count
 
     answer = await open_api.post(f"/api/jobs/{job_id}/cancel")
@@ -236,9 +237,3 @@ async def test_token_is_checked_in_constant_time_and_never_echoed(stack: ApiStac
         near = await http.get(f"/api/jobs/{uuid.uuid4()}", headers={"Authorization": f"Bearer {secret[:-1]}"})
     assert near.status_code == 401
     assert secret[:-1] not in near.text
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    async with asyncio.timeout(30):
-        while not condition():
-            await asyncio.sleep(0.05)

@@ -13,7 +13,7 @@ import pytest
 
 import api.app
 from tests.api.conftest import PRICE, ApiStack, modify_body
-from tests.api.test_endpoints import until
+from tests.support.waiting import eventually
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ async def test_events_of_a_six_image_job_are_monotone_and_end_with_the_job(
         async for event in server_sent_events(response):
             events.append(event)
             if len(events) == 1:
-                await until(lambda: stack.gemini.in_flight > 0)
+                await eventually(lambda: stack.gemini.in_flight > 0, timeout=30, what="a Gemini call")
                 stack.gemini.release()
         closed = response.is_closed
 

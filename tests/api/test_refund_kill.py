@@ -4,7 +4,6 @@ job row already final; the worker dies there, and the restarted worker refunds e
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,8 +15,9 @@ from temporalio.testing import WorkflowEnvironment
 from quel.resources import require_url
 from tests.api.conftest import PRICE, ApiStack, api_stack, modify_body, serving
 from tests.fakes.gemini_server import FakeGemini, safety
-from tests.faults.payer_locks import charges_waiting
+from tests.faults.payer_locks import backend_gone, waiting_charge
 from tests.support.processes import QuelProcess, settings_env
+from tests.support.waiting import eventually
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ async def test_worker_killed_during_the_refund_refunds_exactly_once(
         async with locker.transaction():
             await locker.execute("SELECT 1 FROM quel_member WHERE quel_member_id = $1 FOR UPDATE", uuid.UUID(member))
             worker.start()
-            pid = await refund_waiting(stack)
+            pid = await waiting_charge(stack.resources.pool, timeout=120)
             # The window: the job row is final, the refund's transaction holds the prepaid record and waits.
             row = await stack.job_row(job_id)
             assert (row["job_status"], row["completed_images"]) == ("completed", 1)
@@ -63,9 +63,7 @@ async def test_worker_killed_during_the_refund_refunds_exactly_once(
                 pid,
             ), "the waiting backend is the refund's"
             worker.kill()
-        async with asyncio.timeout(30):
-            while await locker.fetchval("SELECT 1 FROM pg_stat_activity WHERE pid = $1", pid):
-                await asyncio.sleep(0.05)
+        await eventually(lambda: backend_gone(locker, pid), timeout=30, what=f"backend {pid} rolled back")
     finally:
         await locker.close()
     assert await refunds(stack, production_id) == [], "the killed refund left nothing behind"
@@ -85,11 +83,3 @@ async def test_worker_killed_during_the_refund_refunds_exactly_once(
         )
         == 1
     )
-
-
-async def refund_waiting(stack: ApiStack) -> int:
-    """The worker backend whose balance update waits on the test's lock."""
-    async with asyncio.timeout(120):
-        while not (waiting := await charges_waiting(stack.resources.pool)):
-            await asyncio.sleep(0.05)
-    return waiting[0]

@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from clients.cancel_flags import flag_key
 from quel.settings import ApiAuth
 from tests.api.conftest import PRICE, ApiStack, modify_body, serving
-from tests.api.test_endpoints import until
+from tests.support.waiting import eventually
 
 SECRET = "supabase-jwt-secret-for-tests-only-32-bytes-long"
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -106,7 +106,7 @@ async def test_a_member_follows_and_cancels_only_their_own_running_job(
     stack.gemini.hold()
     submitted = await jwt_api.post("/api/modify/submit", json=modify_body(None, quantity=2), headers=bearer(owner))
     job_id = submitted.json()["jobId"]
-    await until(lambda: stack.gemini.in_flight == 2)
+    await eventually(lambda: stack.gemini.in_flight == 2, timeout=30, what="two Gemini calls")
 
     refused = {
         path: await jwt_api.request(method, path, headers=bearer(stranger))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncpg
 
 from clients.postgres import Connection
+from tests.support.waiting import eventually
 
 
 async def charges_waiting(db: asyncpg.Pool | Connection) -> list[int]:
@@ -17,3 +18,15 @@ async def charges_waiting(db: asyncpg.Pool | Connection) -> list[int]:
              AND (query LIKE 'UPDATE quel_member SET%' OR query LIKE 'UPDATE quel_organization SET%')"""
     )
     return [int(row["pid"]) for row in rows]
+
+
+async def waiting_charge(db: asyncpg.Pool, *, timeout: float) -> int:
+    """A worker backend blocked on the payers' locks."""
+    waiting = await eventually(
+        lambda: charges_waiting(db), timeout=timeout, what="a charge waiting on the payers' locks"
+    )
+    return waiting[0]
+
+
+async def backend_gone(connection: asyncpg.Connection, pid: int) -> bool:
+    return not await connection.fetchval("SELECT 1 FROM pg_stat_activity WHERE pid = $1", pid)

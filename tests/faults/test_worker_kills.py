@@ -22,7 +22,7 @@ from quel.settings import Settings
 from tests.fakes.gemini_server import FakeGemini
 from tests.faults.held_storage import HoldingStorage, kill_between_upload_and_attach
 from tests.faults.invariants import FIXTURE_IMAGES, balances, check_invariants, fake_storage_keys, fixture_completes
-from tests.faults.payer_locks import charges_waiting
+from tests.faults.payer_locks import backend_gone, waiting_charge
 from tests.support.harness import Harness, harness
 from tests.support.processes import QuelProcess
 from tests.support.seed import MEMBER_ID, ORG_ID, seed_job
@@ -78,7 +78,7 @@ async def kill_between_attach_and_charge(h: Harness, worker: QuelProcess) -> str
         async with locker.transaction():
             await locker.execute("SELECT 1 FROM quel_member WHERE quel_member_id = $1 FOR UPDATE", MEMBER_ID)
             await locker.execute("SELECT 1 FROM quel_organization WHERE org_id = $1 FOR UPDATE", ORG_ID)
-            pid = await waiting_charge(h.db)
+            pid = await waiting_charge(h.db, timeout=180)
             assert await h.db.fetchval(
                 """SELECT 1 FROM pg_locks WHERE pid = $1 AND granted AND mode = 'RowExclusiveLock'
                      AND relation = 'quel_attach'::regclass""",
@@ -90,19 +90,6 @@ async def kill_between_attach_and_charge(h: Harness, worker: QuelProcess) -> str
     finally:
         await locker.close()
     return f"backend {pid} waiting to charge"
-
-
-async def waiting_charge(db: asyncpg.Pool) -> int:
-    """A worker backend blocked on the payers' locks."""
-    deadline = time.monotonic() + 180
-    while not (waiting := await charges_waiting(db)):
-        assert time.monotonic() < deadline, "no charge came to wait on the payers' locks"
-        await asyncio.sleep(0.05)
-    return waiting[0]
-
-
-async def backend_gone(connection: asyncpg.Connection, pid: int) -> bool:
-    return not await connection.fetchval("SELECT 1 FROM pg_stat_activity WHERE pid = $1", pid)
 
 
 async def run_through_kills(

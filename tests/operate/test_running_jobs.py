@@ -3,7 +3,6 @@ is mid-way while the command looks at it."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +21,7 @@ from quel.settings import Settings
 from tests.operate.cli import quel_env, run_quel
 from tests.support.harness import Harness, harness
 from tests.support.seed import seed_job
+from tests.support.waiting import eventually
 from workflows.production_job import ProductionJobWorkflow
 
 SLOW_IMAGE_SECONDS = 30.0
@@ -31,9 +31,10 @@ CANCELLED_IMAGE_SECONDS = 10.0
 
 
 async def until_processing(handle: WorkflowHandle[Any, Any]) -> None:
-    async with asyncio.timeout(30):
-        while (await handle.query(ProductionJobWorkflow.progress)).status != "processing":
-            await asyncio.sleep(0.1)
+    async def processing() -> bool:
+        return (await handle.query(ProductionJobWorkflow.progress)).status == "processing"
+
+    await eventually(processing, timeout=30, what="the job processing")
 
 
 @asynccontextmanager

@@ -119,10 +119,11 @@ async def test_references_download_at_once_and_keep_their_order(
     fake_storage.hold_downloads()
     running = asyncio.create_task(ActivityEnvironment().run(remote_images.generate_image, product_request("j1", paths)))
 
-    async def all_downloading() -> bool:
-        return fake_storage.downloads_in_flight == len(paths) or running.done()
-
-    await eventually(all_downloading, timeout=10, what="every reference downloading at once")
+    await eventually(
+        lambda: fake_storage.downloads_in_flight == len(paths) or running.done(),
+        timeout=10,
+        what="every reference downloading at once",
+    )
     fake_storage.release_downloads()
     await running
     [call] = fake_gemini.calls

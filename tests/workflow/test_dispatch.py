@@ -17,6 +17,7 @@ from quel.worker import running_workers
 from tests.fakes.gemini_server import FakeGemini
 from tests.support.harness import Harness, harness
 from tests.support.seed import MEMBER_ID, ORG_ID, seed_job
+from tests.support.waiting import eventually
 
 BIG = 12
 SMALL = 4
@@ -40,9 +41,10 @@ async def scheduled_images(handle: WorkflowHandle[object, object]) -> int:
 
 
 async def wait_for_images_scheduled(handle: WorkflowHandle[object, object], count: int) -> None:
-    async with asyncio.timeout(30):
-        while await scheduled_images(handle) < count:
-            await asyncio.sleep(0.05)
+    async def scheduled() -> bool:
+        return await scheduled_images(handle) >= count
+
+    await eventually(scheduled, timeout=30, what=f"{count} images scheduled")
 
 
 async def seed_fashion(h: Harness, images: int, *, org_paid: bool) -> str:
@@ -135,9 +137,13 @@ async def test_an_in_paint_job_is_served_before_a_queued_batch_of_the_same_payer
 
 async def image_queue_once_polled(client: Client, settings: Settings) -> DescribeTaskQueueResponse:
     name, kind = settings.temporal_image_task_queue, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY
-    async with asyncio.timeout(30):
-        while not (described := await describe_task_queue(client, name, kind, config=True)).pollers:
-            await asyncio.sleep(0.05)
+
+    async def polled() -> DescribeTaskQueueResponse | None:
+        described = await describe_task_queue(client, name, kind, config=True)
+        return described if described.pollers else None
+
+    described = await eventually(polled, timeout=30, what="a worker polling the image queue")
+    assert described is not None
     return described
 
 

@@ -87,7 +87,7 @@ async def test_adopting_twice_while_the_adoption_runs_starts_nothing_more(
         job = await seed_foreign_job(h.db)
         queue = remote_settings.temporal_task_queue
         first = await adopt_jobs(client, h.resources.store, [job.job_id], task_queue=queue)
-        await eventually(lambda: _in_flight(fake_gemini, 2), timeout=30, what="adopted images generating")
+        await eventually(lambda: fake_gemini.in_flight >= 2, timeout=30, what="adopted images generating")
         second = await adopt_jobs(client, h.resources.store, [job.job_id], task_queue=queue)
         fake_gemini.release()
         result = await asyncio.wait_for(_result(h, job.job_id), timeout=60)
@@ -107,7 +107,7 @@ async def test_a_second_workflow_id_for_the_same_job_is_skipped(
         async with h.db.acquire() as connection:
             job_id = await seed_job(connection, "single_batch.fashion")
         owner = await h.start(job_id)
-        await eventually(lambda: _in_flight(fake_gemini, 2), timeout=30, what="the owner generating")
+        await eventually(lambda: fake_gemini.in_flight >= 2, timeout=30, what="the owner generating")
         other = await client.start_workflow(
             ProductionJobWorkflow.run,
             job_id.upper(),
@@ -163,10 +163,6 @@ async def _workflow_exists(client: Client, job_id: str) -> bool:
             return False
         raise
     return True
-
-
-async def _in_flight(gemini: FakeGemini, calls: int) -> bool:
-    return gemini.in_flight >= calls
 
 
 async def _completed_at_least(h: Harness, job_id: str, images: int) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
 import pytest
 import redis.asyncio as redis
@@ -27,13 +26,6 @@ async def one_image_job(h: Harness) -> str:
         return await seed_job(connection, "simple_general.beauty", total_images=1)
 
 
-def gemini_call_in_flight(fake_gemini: FakeGemini) -> Callable[[], Awaitable[bool]]:
-    async def in_flight() -> bool:
-        return fake_gemini.in_flight == 1
-
-    return in_flight
-
-
 async def activity_failed_once(handle: WorkflowHandle[object, object]) -> bool:
     pending = (await handle.describe()).raw_description.pending_activities
     return any(activity.attempt > 1 for activity in pending)
@@ -52,7 +44,7 @@ async def test_reply_is_kept_when_the_flag_cannot_be_read_and_the_upload_fails_o
     async with harness(client, remote_settings) as h:
         job_id = await one_image_job(h)
         handle = await h.start(job_id)
-        await eventually(gemini_call_in_flight(fake_gemini), timeout=30, what="the generator call in flight")
+        await eventually(lambda: fake_gemini.in_flight == 1, timeout=30, what="the generator call in flight")
         # While the call runs: the flag's key holds a list, so reading it fails (WRONGTYPE), and
         # the next storage request (the upload of the reply: the inputs are already read) fails.
         await redis_client.lpush(flag_key(job_id), "not a flag")
@@ -98,7 +90,7 @@ async def test_worker_stopped_during_a_call_finishes_it_and_the_image_is_kept(
 
         first_worker = asyncio.create_task(worker_until_stopped())
         handle = await h.start(await one_image_job(h))
-        await eventually(gemini_call_in_flight(fake_gemini), timeout=30, what="the generator call in flight")
+        await eventually(lambda: fake_gemini.in_flight == 1, timeout=30, what="the generator call in flight")
 
         stop.set()
 

@@ -22,6 +22,7 @@ from tests.fakes.gemini_server import FakeGemini
 from tests.support.harness import harness
 from tests.support.remote import GEMINI_KEY, STORAGE_KEY
 from tests.support.seed import seed_job
+from tests.support.waiting import eventually
 
 LEGACY_EVENTS = (
     "job received",
@@ -84,9 +85,11 @@ async def test_image_backlog_gauges_show_the_images_waiting_for_a_worker(
                 job_id,
             )
         handle = await h.start(job_id)
-        async with asyncio.timeout(30):
-            while not (backlog := metric(await scrape(port), "quel_image_backlog_tasks")):
-                await asyncio.sleep(0.2)
+
+        async def backlog_shown() -> float | None:
+            return metric(await scrape(port), "quel_image_backlog_tasks")
+
+        backlog = await eventually(backlog_shown, timeout=30, what="a backlog on the metrics endpoint")
         oldest = metric(await scrape(port), "quel_image_backlog_age_seconds")
         fake_gemini.release()
         await handle.result()

@@ -41,15 +41,12 @@ async def test_killed_worker_leaves_exactly_one_of_everything(
         async def recorded(images: int) -> bool:
             return bool((await h.job_row(job_id))["completed_images"] >= images)
 
-        async def call_in_flight() -> bool:
-            return fake_gemini.in_flight > 0
-
         kills_mid_call = 0
         try:
             for produced in (1, 2):
                 await eventually(functools.partial(recorded, produced), timeout=60, what=f"{produced} recorded")
                 # The risky moment: the next image's generation is in flight (latency 0.4 s).
-                if await within(call_in_flight, timeout=10):
+                if await within(lambda: fake_gemini.in_flight > 0, timeout=10):
                     kills_mid_call += 1
                 worker.kill()
                 worker.start()
