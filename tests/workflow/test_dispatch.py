@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from temporalio.api.common.v1 import Priority
-from temporalio.api.enums.v1 import EventType, RateLimitSource, TaskQueueType
+from temporalio.api.enums.v1 import RateLimitSource, TaskQueueType
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueResponse
 from temporalio.client import Client, WorkflowHandle
 
@@ -16,6 +16,7 @@ from quel.settings import Settings
 from quel.worker import running_workers
 from tests.fakes.gemini_server import FakeGemini
 from tests.support.harness import Harness, harness
+from tests.support.histories import image_scheduled_events
 from tests.support.seed import MEMBER_ID, ORG_ID, seed_job
 from tests.support.waiting import eventually
 
@@ -28,12 +29,7 @@ HELD = 1
 async def image_priorities(handle: WorkflowHandle[object, object]) -> list[Priority]:
     """The priority of each `generate_image` activity, as the workflow scheduled it."""
     history = await handle.fetch_history()
-    return [
-        event.activity_task_scheduled_event_attributes.priority
-        for event in history.events
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-        and event.activity_task_scheduled_event_attributes.activity_type.name == "generate_image"
-    ]
+    return [event.activity_task_scheduled_event_attributes.priority for event in image_scheduled_events(history)]
 
 
 async def scheduled_images(handle: WorkflowHandle[object, object]) -> int:
