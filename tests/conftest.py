@@ -14,17 +14,17 @@ from pathlib import Path
 import asyncpg
 import pytest
 import redis.asyncio as redis
-from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from clients.migrations import migrate
 from clients.postgres import with_database
 from quel.embedded import EmbeddedPostgres, EmbeddedRedis
-from quel.settings import Settings, load_settings
+from quel.settings import Settings
 from quel.temporal_server import start_dev_server, start_time_skipping_server
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.storage_server import FakeSupabaseStorage
+from tests.support.harness import settings_for
 from tests.support.remote import STORAGE_KEY
 
 
@@ -114,14 +114,4 @@ def fake_storage() -> Iterator[FakeSupabaseStorage]:
 
 @pytest.fixture
 def settings(database_url: str, redis_url: str, tmp_path: Path) -> Settings:
-    """Settings for one test: its own task queues (tests never collide) and storage folder."""
-    queue = uuid.uuid4().hex[:8]
-    return load_settings(
-        database_url=SecretStr(database_url),
-        redis_url=SecretStr(redis_url),
-        temporal_task_queue=f"jobs-{queue}",
-        temporal_image_task_queue=f"images-{queue}",
-        storage_dir=tmp_path / "storage",
-        image_generator="offline",
-        gemini_api_key=None,
-    )
+    return settings_for(database_url, redis_url, tmp_path / "storage")

@@ -1,6 +1,7 @@
 """The HTTP API served by uvicorn on a free port and called over TCP with httpx, against the real
 Temporal dev server, PostgreSQL and Redis, with in-process workers and Gemini's fake over HTTP. One
-stack per test module; each test serves an app with the settings (auth mode) it needs."""
+stack per test module; each test serves an app with the settings (auth mode) it needs. A module
+that runs its own worker process says `IN_PROCESS_WORKERS = False`."""
 
 from __future__ import annotations
 
@@ -10,24 +11,20 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
-from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.server import bind, serve, url_of
-from quel.resources import Resources, open_resources
-from quel.settings import ApiAuth, Settings, load_settings
-from quel.worker import running_workers
+from quel.resources import Resources
+from quel.settings import ApiAuth
 from tests.fakes.gemini_server import FakeGemini, tiny_png
-from tests.support.harness import seed_inputs
-from tests.support.remote import GEMINI_KEY
-from tests.support.seed import seed_accounts
+from tests.support.harness import Harness, harness, settings_for
+from tests.support.remote import with_fake_gemini
 from tests.support.waiting import eventually
 
 STORAGE_BASE_URL = "https://project.supabase.test/storage/v1/object/public/attachments/"
@@ -40,17 +37,13 @@ TOKEN = "api-test-token-not-a-secret-anywhere"
 
 
 @dataclass
-class ApiStack:
-    settings: Settings
-    client: Client
-    resources: Resources
+class ApiStack(Harness):
     gemini: FakeGemini
 
     async def member(self, credit: int, *, org_credit: int | None = None) -> tuple[str, str | None]:
         """A fresh member with `credit`, and with `org_credit` an active organisation they belong to."""
         member_id = str(uuid.uuid4())
-        db = self.resources.pool
-        await db.execute(
+        await self.db.execute(
             """INSERT INTO quel_member (quel_member_id, quel_email, quel_member_credit)
                VALUES ($1, 'member@example.com', $2)""",
             uuid.UUID(member_id),
@@ -59,14 +52,14 @@ class ApiStack:
         if org_credit is None:
             return member_id, None
         org_id = str(uuid.uuid4())
-        await db.execute(
+        await self.db.execute(
             """INSERT INTO quel_organization (org_id, org_name, org_credit, owner_id, org_status)
                VALUES ($1, 'Test Studio', $2, $3, 'active')""",
             uuid.UUID(org_id),
             org_credit,
             uuid.UUID(member_id),
         )
-        await db.execute(
+        await self.db.execute(
             "INSERT INTO quel_organization_member (org_id, member_id, role, status) VALUES ($1, $2, 'owner', 'active')",
             uuid.UUID(org_id),
             uuid.UUID(member_id),
@@ -75,33 +68,24 @@ class ApiStack:
 
     async def balance(self, member_id: str) -> int:
         return int(
-            await self.resources.pool.fetchval(
+            await self.db.fetchval(
                 "SELECT quel_member_credit FROM quel_member WHERE quel_member_id = $1", uuid.UUID(member_id)
             )
         )
 
     async def org_balance(self, org_id: str) -> int:
         return int(
-            await self.resources.pool.fetchval(
-                "SELECT org_credit FROM quel_organization WHERE org_id = $1", uuid.UUID(org_id)
-            )
+            await self.db.fetchval("SELECT org_credit FROM quel_organization WHERE org_id = $1", uuid.UUID(org_id))
         )
 
     async def ledger(self, production_id: str) -> list[dict[str, Any]]:
-        rows = await self.resources.pool.fetch(
+        rows = await self.db.fetch(
             """SELECT transaction_type, amount, balance_after, description, user_id::text, org_id::text,
                       used_by_member_id::text, attach_idx, api_provider
                FROM quel_credits WHERE production_idx = $1 ORDER BY created_at, transaction_type""",
             uuid.UUID(production_id),
         )
         return [dict(row) for row in rows]
-
-    async def job_row(self, job_id: str) -> dict[str, Any]:
-        row = await self.resources.pool.fetchrow(
-            "SELECT * FROM quel_production_jobs WHERE job_id = $1", uuid.UUID(job_id)
-        )
-        assert row is not None
-        return dict(row)
 
     async def result(self, job_id: str) -> None:
         """Waits until the job's workflow has closed, however it ended."""
@@ -126,56 +110,10 @@ def modify_body(user_id: str | None, **changes: Any) -> dict[str, Any]:
     return {**body, **changes}
 
 
-def api_settings(
-    database_url: str, redis_url: str, storage_dir: Path, gemini: FakeGemini, temporal_env: WorkflowEnvironment
-) -> Settings:
-    queue = uuid.uuid4().hex[:8]
-    return load_settings(
-        database_url=SecretStr(database_url),
-        redis_url=SecretStr(redis_url),
-        temporal_address=temporal_env.client.service_client.config.target_host,
-        temporal_task_queue=f"jobs-{queue}",
-        temporal_image_task_queue=f"images-{queue}",
-        redis_queue=f"jobs:queue:{queue}",
-        storage_dir=storage_dir,
-        image_generator="gemini",
-        gemini_api_key=SecretStr(GEMINI_KEY),
-        gemini_base_url=gemini.base_url,
-        gemini_timeout_seconds=5.0,
-        image_per_price=PRICE,
-        api_auth=ApiAuth.NONE,
-        supabase_storage_base_url=STORAGE_BASE_URL,
-    )
-
-
 @pytest.fixture(scope="module")
 def gemini() -> Iterator[FakeGemini]:
     with FakeGemini() as server:
         yield server
-
-
-@asynccontextmanager
-async def api_stack(
-    temporal_env: WorkflowEnvironment,
-    database_url: str,
-    redis_url: str,
-    gemini: FakeGemini,
-    storage_dir: Path,
-    *,
-    workers: bool = True,
-) -> AsyncIterator[ApiStack]:
-    """Seeded accounts and inputs, with in-process workers unless a test runs its own worker process."""
-    settings = api_settings(database_url, redis_url, storage_dir, gemini, temporal_env)
-    async with open_resources(settings) as resources:
-        async with resources.pool.acquire() as connection:
-            await seed_accounts(connection)
-        await seed_inputs(settings)
-        stack = ApiStack(settings, temporal_env.client, resources, gemini)
-        if not workers:
-            yield stack
-            return
-        async with running_workers(temporal_env.client, settings, resources):
-            yield stack
 
 
 @pytest.fixture(scope="module")
@@ -185,10 +123,23 @@ async def stack(
     redis_url: str,
     gemini: FakeGemini,
     tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[ApiStack]:
-    storage = tmp_path_factory.mktemp("storage")
-    async with api_stack(temporal_env, database_url, redis_url, gemini, storage) as found:
-        yield found
+    """Seeded accounts and inputs, with in-process workers unless the module runs its own."""
+    settings = settings_for(
+        database_url,
+        redis_url,
+        tmp_path_factory.mktemp("storage"),
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        redis_queue=f"jobs:queue:{uuid.uuid4().hex[:8]}",
+        image_per_price=PRICE,
+        api_auth=ApiAuth.NONE,
+        supabase_storage_base_url=STORAGE_BASE_URL,
+    )
+    settings = with_fake_gemini(settings, gemini_url=gemini.base_url)
+    workers = getattr(request.module, "IN_PROCESS_WORKERS", True)
+    async with harness(temporal_env.client, settings, workers=workers) as h:
+        yield ApiStack(h.client, h.settings, h.resources, gemini)
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from operations.start import start_job_workflow
 from tests.api.conftest import MASK, PRICE, STORAGE_BASE_URL, ApiStack, modify_body, serving
 from tests.fakes.gemini_server import safety
 from tests.support.seed import seed_job
@@ -100,8 +99,7 @@ async def test_a_job_prepaid_by_the_go_endpoint_is_never_refunded(stack: ApiStac
     stack.gemini.script(safety())
     before = await stack.resources.pool.fetchval("SELECT count(*) FROM quel_credits")
 
-    headline = await stack.resources.store.headline(job_id)
-    await start_job_workflow(stack.client, job_id, task_queue=stack.settings.temporal_task_queue, headline=headline)
+    await stack.start(job_id)
     await stack.result(job_id)
 
     row = await stack.job_row(job_id)

@@ -5,33 +5,20 @@ job row already final; the worker dies there, and the restarted worker refunds e
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
-import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from quel.resources import require_url
-from tests.api.conftest import PRICE, ApiStack, api_stack, modify_body, serving
-from tests.fakes.gemini_server import FakeGemini, safety
+from tests.api.conftest import PRICE, ApiStack, modify_body, serving
+from tests.fakes.gemini_server import safety
 from tests.faults.payer_locks import backend_gone, waiting_charge
 from tests.support.processes import QuelProcess, settings_env
 from tests.support.waiting import eventually
 
-
-@pytest.fixture(scope="module")
-async def stack(
-    temporal_env: WorkflowEnvironment,
-    database_url: str,
-    redis_url: str,
-    gemini: FakeGemini,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> AsyncIterator[ApiStack]:
-    """No worker in this process: the worker is a real `quel worker` the test kills."""
-    storage = tmp_path_factory.mktemp("storage")
-    async with api_stack(temporal_env, database_url, redis_url, gemini, storage, workers=False) as found:
-        yield found
+IN_PROCESS_WORKERS = False
+"""The worker is a real `quel worker` the test kills."""
 
 
 async def refunds(stack: ApiStack, production_id: str) -> list[int]:

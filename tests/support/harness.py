@@ -7,10 +7,12 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 from PIL import Image
+from pydantic import SecretStr
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
@@ -18,10 +20,26 @@ from temporalio.client import Client, WorkflowHandle
 
 from operations.start import start_job_workflow
 from quel.resources import Resources, open_resources, open_storage
-from quel.settings import Settings
+from quel.settings import Settings, load_settings
 from quel.worker import running_workers
 from tests.support.seed import input_paths, seed_accounts
 from workflows.production_job import ProductionJobWorkflow
+
+
+def settings_for(database_url: str, redis_url: str, storage_dir: Path, **overrides: object) -> Settings:
+    """Settings for one test: its own task queues (tests never collide) and storage folder, the
+    offline generator, and `overrides`."""
+    queue = uuid.uuid4().hex[:8]
+    return load_settings(
+        database_url=SecretStr(database_url),
+        redis_url=SecretStr(redis_url),
+        temporal_task_queue=f"jobs-{queue}",
+        temporal_image_task_queue=f"images-{queue}",
+        storage_dir=storage_dir,
+        image_generator="offline",
+        gemini_api_key=None,
+        **overrides,
+    )
 
 
 def picture(path: str, colour: tuple[int, int, int]) -> bytes:
