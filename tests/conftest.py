@@ -25,7 +25,7 @@ from quel.temporal_server import start_dev_server, start_time_skipping_server
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.support.harness import settings_for
-from tests.support.remote import STORAGE_KEY
+from tests.support.remote import STORAGE_KEY, with_fakes
 
 
 @pytest.fixture(scope="session")
@@ -110,6 +110,12 @@ def fake_gemini() -> Iterator[FakeGemini]:
 def fake_storage() -> Iterator[FakeSupabaseStorage]:
     with FakeSupabaseStorage(service_key=STORAGE_KEY) as server:
         yield server
+
+
+@pytest.fixture
+def remote_settings(settings: Settings, fake_gemini: FakeGemini, fake_storage: FakeSupabaseStorage) -> Settings:
+    """Gemini and Supabase Storage backends, pointed at the fakes, spoken to by the real SDKs over HTTP."""
+    return with_fakes(settings, gemini_url=fake_gemini.base_url, storage_url=fake_storage.url)
 
 
 @pytest.fixture

@@ -77,7 +77,8 @@ class FakeSupabaseStorage:
     e.g. `http://127.0.0.1:PORT`, as `SupabaseStorage(url=...)` expects.
 
     Fault switches: `fail_next(count, status)`, `redirect_next(count, to)`, `make_missing(bucket, path)`,
-    `latency`, `hold_downloads()` until `release_downloads()`."""
+    `latency`, `hold_downloads()` until `release_downloads()`, `hold_next_upload(prefix)` until
+    `release_upload()`."""
 
     def __init__(self, service_key: str = "fake-service-key") -> None:
         self.service_key = service_key
@@ -90,6 +91,10 @@ class FakeSupabaseStorage:
         self._downloads_released = threading.Event()
         self._downloads_released.set()
         self._downloads_in_flight = 0
+        self._hold_prefix: str | None = None
+        self._held_path: str | None = None
+        self._upload_holding = threading.Event()
+        self._upload_released = threading.Event()
         self._missing: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -120,6 +125,7 @@ class FakeSupabaseStorage:
     def stop(self) -> None:
         if self._server is None:
             return
+        self.release_upload()
         self._server.shutdown()
         self._server.server_close()
         if self._thread is not None:
@@ -183,6 +189,30 @@ class FakeSupabaseStorage:
         with self._lock:
             return self._downloads_in_flight
 
+    def hold_next_upload(self, prefix: str) -> None:
+        """The next successful upload of a path under `prefix` is stored, then its reply waits for
+        `release_upload()`: the object exists and the uploader has not heard back."""
+        with self._lock:
+            self._upload_released.clear()
+            self._upload_holding.clear()
+            self._held_path = None
+            self._hold_prefix = prefix
+
+    def wait_until_holding(self, timeout: float) -> str:
+        """Blocks (call it in a thread) until an upload is held; returns the object's path."""
+        assert self._upload_holding.wait(timeout), "no upload arrived to hold"
+        assert self._held_path is not None
+        return self._held_path
+
+    def release_upload(self) -> None:
+        with self._lock:
+            self._hold_prefix = None
+        self._upload_released.set()
+
+    def uploads_of(self, path: str) -> list[RecordedRequest]:
+        """The upload requests (POST or PUT) of the object at `path` (without its bucket)."""
+        return [r for r in self.requests if r.method in ("POST", "PUT") and r.path.endswith(path)]
+
     def make_missing(self, bucket: str, path: str) -> None:
         """Downloads of this object answer "not found" even if it is stored."""
         with self._lock:
@@ -223,7 +253,10 @@ class FakeSupabaseStorage:
         if method == "DELETE":
             return self._remove(key, body)
         if stored is not None:
-            return self._store(key, stored, overwrite=method == "PUT" or upsert == "true")
+            reply = self._store(key, stored, overwrite=method == "PUT" or upsert == "true")
+            if reply.status == 200 and self._take_hold(key):
+                self._upload_released.wait(HOLD_LIMIT_SECONDS)
+            return reply
         return _error(405, "405", "Method Not Allowed", f"{method} is not supported here")
 
     def _authorized(self, headers: dict[str, str]) -> bool:
@@ -235,6 +268,16 @@ class FakeSupabaseStorage:
         bucket, _, path = key.partition("/")
         with self._lock:
             return None if (bucket, path) in self._missing else self._objects.get((bucket, path))
+
+    def _take_hold(self, key: str) -> bool:
+        _, _, path = key.partition("/")
+        with self._lock:
+            if self._hold_prefix is None or not path.startswith(self._hold_prefix):
+                return False
+            self._hold_prefix = None
+            self._held_path = path
+        self._upload_holding.set()
+        return True
 
     def _held_download(self, key: str) -> _Reply:
         with self._lock:

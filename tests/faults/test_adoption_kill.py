@@ -10,7 +10,8 @@ from temporalio.client import Client
 from operations.adopt import adopt_jobs
 from quel.settings import Settings
 from tests.fakes.gemini_server import FakeGemini
-from tests.faults.held_storage import HoldingStorage, kill_between_upload_and_attach
+from tests.fakes.storage_server import FakeSupabaseStorage
+from tests.faults.held_storage import kill_between_upload_and_attach
 from tests.support.foreign import assert_adopted, job_counts, seed_foreign_job
 from tests.support.harness import harness
 from tests.support.processes import QuelProcess
@@ -21,7 +22,7 @@ async def test_worker_killed_during_an_adoption_changes_no_count(
     client: Client,
     remote_settings: Settings,
     fake_gemini: FakeGemini,
-    fake_storage: HoldingStorage,
+    fake_storage: FakeSupabaseStorage,
     worker: QuelProcess,
 ) -> None:
     fake_gemini.latency = 0.3
@@ -42,5 +43,4 @@ async def test_worker_killed_during_an_adoption_changes_no_count(
         assert result.status == "completed"
         assert_adopted(await job_counts(h.db, job), job)
     assert f"/{job.job_id}/" in held_key, "the kill landed inside the adopted job's window"
-    uploads = [r for r in fake_storage.requests if r.method in ("POST", "PUT") and r.path.endswith(held_key)]
-    assert len(uploads) == 1, "the retry after the kill reused the stored object"
+    assert len(fake_storage.uploads_of(held_key)) == 1, "the retry after the kill reused the stored object"

@@ -16,8 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from quel.settings import Settings
 from tests.fakes.gemini_server import safety, status
+from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.faults.chaos_gemini import HUNG, RATE_LIMITED, UNAVAILABLE, ChaosGemini
-from tests.faults.held_storage import HoldingStorage
 from tests.faults.invariants import Expected, balances, check_invariants, fake_storage_keys, fixture_completes
 from tests.support.harness import harness
 from tests.support.processes import QuelProcess, settings_env
@@ -43,7 +43,7 @@ async def test_gemini_chaos_ends_every_job_as_decided(
     temporal_env: WorkflowEnvironment,
     remote_settings: Settings,
     fake_gemini: ChaosGemini,
-    fake_storage: HoldingStorage,
+    fake_storage: FakeSupabaseStorage,
     tmp_path: Path,
 ) -> None:
     print(f"gemini chaos: seed {SEED}")

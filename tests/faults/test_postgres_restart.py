@@ -19,7 +19,7 @@ from clients.migrations import migrate
 from quel.embedded import EmbeddedPostgres
 from quel.settings import Settings
 from tests.fakes.gemini_server import FakeGemini
-from tests.faults.held_storage import HoldingStorage
+from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.faults.invariants import balances, check_invariants, fake_storage_keys, fixture_completes
 from tests.support.harness import harness
 from tests.support.processes import QuelProcess, settings_env
@@ -49,7 +49,7 @@ async def test_job_completes_across_a_postgres_restart(
     temporal_env: WorkflowEnvironment,
     remote_settings: Settings,
     fake_gemini: FakeGemini,
-    fake_storage: HoldingStorage,
+    fake_storage: FakeSupabaseStorage,
     own_postgres: EmbeddedPostgres,
     tmp_path: Path,
 ) -> None:

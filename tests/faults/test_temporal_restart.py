@@ -11,7 +11,7 @@ from pathlib import Path
 from quel.settings import Settings
 from quel.temporal_server import start_dev_server
 from tests.fakes.gemini_server import FakeGemini
-from tests.faults.held_storage import HoldingStorage
+from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.faults.invariants import balances, check_invariants, fake_storage_keys, fixture_completes
 from tests.support.harness import harness
 from tests.support.processes import QuelProcess, free_port, settings_env
@@ -22,7 +22,7 @@ JOB = "single_batch.fashion"
 
 
 async def test_job_completes_across_a_temporal_server_restart(
-    remote_settings: Settings, fake_gemini: FakeGemini, fake_storage: HoldingStorage, tmp_path: Path
+    remote_settings: Settings, fake_gemini: FakeGemini, fake_storage: FakeSupabaseStorage, tmp_path: Path
 ) -> None:
     fake_gemini.latency = 0.5
     settings = remote_settings.model_copy(update={"image_concurrency": 1})

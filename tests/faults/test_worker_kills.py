@@ -20,7 +20,8 @@ from temporalio.client import Client
 from quel.resources import require_url
 from quel.settings import Settings
 from tests.fakes.gemini_server import FakeGemini
-from tests.faults.held_storage import HoldingStorage, kill_between_upload_and_attach
+from tests.fakes.storage_server import FakeSupabaseStorage
+from tests.faults.held_storage import kill_between_upload_and_attach
 from tests.faults.invariants import FIXTURE_IMAGES, balances, check_invariants, fake_storage_keys, fixture_completes
 from tests.faults.payer_locks import backend_gone, waiting_charge
 from tests.support.harness import Harness, harness
@@ -95,7 +96,7 @@ async def kill_between_attach_and_charge(h: Harness, worker: QuelProcess) -> str
 async def run_through_kills(
     client: Client,
     settings: Settings,
-    storage: HoldingStorage,
+    storage: FakeSupabaseStorage,
     worker: QuelProcess,
     *,
     names: list[str],
@@ -144,15 +145,16 @@ async def run_through_kills(
             client=client,
         )
     if held_key:
-        uploads = [r for r in storage.requests if r.method in ("POST", "PUT") and r.path.endswith(held_key)]
-        assert len(uploads) == 1, "the retry after the kill reused the stored object instead of generating again"
+        assert len(storage.uploads_of(held_key)) == 1, (
+            "the retry after the kill reused the stored object instead of generating again"
+        )
 
 
 async def test_kills_in_the_two_riskiest_windows_leave_one_of_everything(
     client: Client,
     remote_settings: Settings,
     fake_gemini: FakeGemini,
-    fake_storage: HoldingStorage,
+    fake_storage: FakeSupabaseStorage,
     worker: QuelProcess,
 ) -> None:
     fake_gemini.latency = 0.3
@@ -173,7 +175,7 @@ async def test_worker_killed_at_random_points_of_20_jobs_leaves_one_of_everythin
     client: Client,
     remote_settings: Settings,
     fake_gemini: FakeGemini,
-    fake_storage: HoldingStorage,
+    fake_storage: FakeSupabaseStorage,
     worker: QuelProcess,
 ) -> None:
     rng = random.Random(SEED)

@@ -6,7 +6,6 @@ fails the workflow task, a job has at most a window of images in flight."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -22,21 +21,14 @@ from clients.storage import STORAGE_TIMEOUT_SECONDS
 from quel.settings import Settings
 from quel.worker import WORKFLOW_RUNNER
 from tests.fakes.gemini_server import FakeGemini, ok, status
-from tests.faults.held_storage import HoldingStorage
+from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.support.harness import Harness, harness
 from tests.support.histories import HISTORIES
-from tests.support.remote import STORAGE_KEY
 from tests.support.seed import fashion_job_of, fixture, input_paths, seed_job
 from tests.support.waiting import eventually
 from workflows import search_attributes as sa
 from workflows.production_job import DATABASE_TIMEOUT, STORAGE_TIMEOUT, ProductionJobWorkflow
 from workflows.progress import JobResult
-
-
-@pytest.fixture
-def fake_storage() -> Iterator[HoldingStorage]:
-    with HoldingStorage(service_key=STORAGE_KEY) as server:
-        yield server
 
 
 async def job(h: Harness, name: str, **changes: Any) -> str:
@@ -147,7 +139,7 @@ async def test_an_error_an_image_task_did_not_handle_fails_the_workflow_task() -
 
 
 async def test_a_slow_in_paint_upload_is_not_cut_off_by_a_database_steps_timeout(
-    client: Client, remote_settings: Settings, fake_storage: HoldingStorage
+    client: Client, remote_settings: Settings, fake_storage: FakeSupabaseStorage
 ) -> None:
     """The uploads of the mask and reference take storage's time (the client allows 30 s a
     request), not a database step's 15 s: a mask upload slower than 15 s is answered on its first
@@ -159,10 +151,10 @@ async def test_a_slow_in_paint_upload_is_not_cut_off_by_a_database_steps_timeout
         held = await asyncio.to_thread(fake_storage.wait_until_holding, 30)
         # The slowness itself is the fault: the reply comes once a database step would have given up.
         await asyncio.sleep(DATABASE_TIMEOUT.total_seconds() + 1)
-        fake_storage.release()
+        fake_storage.release_upload()
         result = await asyncio.wait_for(handle.result(), timeout=60)
     assert result.completed_images == 2
-    uploads = [r for r in fake_storage.requests if r.method in ("POST", "PUT") and r.path.endswith(held)]
+    uploads = fake_storage.uploads_of(held)
     assert len(uploads) == 1, uploads
     assert timedelta(seconds=STORAGE_TIMEOUT_SECONDS) < STORAGE_TIMEOUT
 
@@ -223,7 +215,7 @@ async def test_generation_failing_past_its_budget_fails_the_image_with_the_reaso
 
 
 async def test_a_reference_that_is_no_image_fails_the_image_saying_so(
-    client: Client, remote_settings: Settings, fake_gemini: FakeGemini, fake_storage: HoldingStorage
+    client: Client, remote_settings: Settings, fake_gemini: FakeGemini, fake_storage: FakeSupabaseStorage
 ) -> None:
     food = fixture("jobs/single_batch.eats.json")["job_input_data"]["individualImageAttachIds"][0]["attachId"]
     async with harness(client, remote_settings) as h:
