@@ -16,7 +16,6 @@ from clients.cancel_flags import flag_key
 from quel.settings import ApiAuth
 from tests.api.conftest import PRICE, ApiStack, modify_body, serving
 from tests.support.processes import free_port
-from tests.support.seed import seed_job
 from tests.support.waiting import eventually
 
 HEALTHY = {"status": "healthy", "service": "quel-temporal"}
@@ -63,8 +62,7 @@ async def test_token_mode_refuses_a_missing_or_wrong_token(token_api: httpx.Asyn
 
 @pytest.mark.parametrize("path", ["/enqueue", "/api/enqueue"])
 async def test_enqueue_pushes_like_the_producer(token_api: httpx.AsyncClient, stack: ApiStack, path: str) -> None:
-    async with stack.resources.pool.acquire() as connection:
-        job_id = await seed_job(connection, "single_batch.fashion", job_status="completed")
+    job_id = await stack.seed("single_batch.fashion", job_status="completed")
     queue = stack.settings.redis_queue
     before = await stack.resources.redis.llen(queue)
 
@@ -147,8 +145,7 @@ async def test_cancel_of_a_running_job_stops_it(open_api: httpx.AsyncClient, sta
 async def test_cancel_of_an_ended_job_answers_already(
     token_api: httpx.AsyncClient, stack: ApiStack, status: str
 ) -> None:
-    async with stack.resources.pool.acquire() as connection:
-        job_id = await seed_job(connection, "single_batch.fashion", job_status=status, completed_images=3)
+    job_id = await stack.seed("single_batch.fashion", job_status=status, completed_images=3)
 
     answer = await token_api.post(f"/api/jobs/{job_id}/cancel", content=b"ignored body")
 
@@ -193,10 +190,9 @@ async def test_cancel_preflight_allows_the_front_end(token_api: httpx.AsyncClien
 
 
 async def test_status_endpoints_of_an_ended_job(token_api: httpx.AsyncClient, stack: ApiStack) -> None:
-    async with stack.resources.pool.acquire() as connection:
-        job_id = await seed_job(
-            connection, "single_batch.fashion", job_status="completed", completed_images=4, generated_attach_ids=[7]
-        )
+    job_id = await stack.seed(
+        "single_batch.fashion", job_status="completed", completed_images=4, generated_attach_ids=[7]
+    )
 
     row = await token_api.get(f"/api/modify/status/{job_id}")
     view = await token_api.get(f"/api/jobs/{job_id}")

@@ -12,7 +12,6 @@ import pytest
 
 from tests.api.conftest import MASK, PRICE, STORAGE_BASE_URL, ApiStack, modify_body, serving
 from tests.fakes.gemini_server import safety
-from tests.support.seed import seed_job
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -94,8 +93,7 @@ async def test_the_active_organisation_pays_when_it_covers_the_job(
 
 
 async def test_a_job_prepaid_by_the_go_endpoint_is_never_refunded(stack: ApiStack) -> None:
-    async with stack.resources.pool.acquire() as connection:
-        job_id = await seed_job(connection, "modify")
+    job_id = await stack.seed("modify")
     stack.gemini.script(safety())
     before = await stack.resources.pool.fetchval("SELECT count(*) FROM quel_credits")
 

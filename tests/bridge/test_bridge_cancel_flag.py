@@ -9,7 +9,6 @@ from quel.settings import Settings
 from tests.bridge.bridges import InProcessBridges
 from tests.bridge.observe import counted
 from tests.support.harness import harness
-from tests.support.seed import seed_job
 from tests.support.waiting import eventually
 from workflows.production_job import ProductionJobWorkflow
 
@@ -18,8 +17,7 @@ async def test_job_flagged_before_start_ends_user_cancelled_with_nothing_generat
     client: Client, settings: Settings, redis_client: redis.Redis, bridges: InProcessBridges
 ) -> None:
     async with harness(client, settings) as h:
-        async with h.db.acquire() as connection:
-            job_id = await seed_job(connection, "single_batch.fashion")
+        job_id = await h.seed("single_batch.fashion")
         await h.resources.cancel_flags.set(job_id)
         bridge = bridges.start()
         await redis_client.lpush("jobs:queue", job_id)
@@ -33,7 +31,5 @@ async def test_job_flagged_before_start_ends_user_cancelled_with_nothing_generat
         assert row["completed_images"] == 0
         assert row["generated_attach_ids"] == []
         assert row["completed_at"] is not None
-        charges = await h.db.fetchval(
-            "SELECT count(*) FROM quel_credits WHERE production_idx = $1", row["production_id"]
-        )
+        charges = await h.charges(row["production_id"])
         assert charges == 0

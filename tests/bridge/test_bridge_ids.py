@@ -21,7 +21,6 @@ from tests.bridge.bridges import InProcessBridges
 from tests.bridge.job_rows import insert_pending_jobs, new_job_ids
 from tests.bridge.observe import counted, drained, runs_of, workflow_runs
 from tests.support.harness import harness
-from tests.support.seed import seed_job
 from tests.support.waiting import eventually
 from workflows.production_job import ProductionJobWorkflow
 
@@ -30,8 +29,7 @@ async def test_id_pushed_again_while_running_and_after_finishing_starts_nothing_
     client: Client, settings: Settings, redis_client: redis.Redis, bridges: InProcessBridges
 ) -> None:
     async with harness(client, settings, workers=False) as h:
-        async with h.db.acquire() as connection:
-            job_id = await seed_job(connection, "single_batch.fashion")
+        job_id = await h.seed("single_batch.fashion")
         bridge = bridges.start()
         await redis_client.lpush("jobs:queue", job_id)
         await eventually(counted(bridge, "started", 1), timeout=10, what="first push started")
@@ -51,9 +49,7 @@ async def test_id_pushed_again_while_running_and_after_finishing_starts_nothing_
         assert await runs_of(client, job_id) == 1
         row = await h.job_row(job_id)
         assert row["completed_images"] == row["total_images"]
-        charges = await h.db.fetchval(
-            "SELECT count(*) FROM quel_credits WHERE production_idx = $1", row["production_id"]
-        )
+        charges = await h.charges(row["production_id"])
         assert charges == row["total_images"], "one charge per image, none for the pushes again"
     await drained(redis_client)
 

@@ -21,7 +21,7 @@ from tests.faults.chaos_gemini import HUNG, RATE_LIMITED, UNAVAILABLE, ChaosGemi
 from tests.faults.invariants import Expected, balances, check_invariants, fake_storage_keys, fixture_completes
 from tests.support.harness import harness
 from tests.support.processes import QuelProcess, settings_env
-from tests.support.seed import fixture, seed_job
+from tests.support.seed import fixture
 
 SEED = 76
 GENERATOR_TIMEOUT = 2.0
@@ -56,10 +56,9 @@ async def test_gemini_chaos_ends_every_job_as_decided(
     revoked_input = {**eats, "basePrompt": f"{REVOKED_MARKER} {eats['basePrompt']}"}
     async with harness(client, settings, workers=False) as h:
         before = await balances(h.db)
-        async with h.db.acquire() as connection:
-            expected = {await seed_job(connection, name): fixture_completes(name) for name in CHAOS_JOBS}
-            blocked = await seed_job(connection, "simple_portrait.fashion")
-            revoked = await seed_job(connection, "single_batch.eats", job_input_data=revoked_input)
+        expected = {await h.seed(name): fixture_completes(name) for name in CHAOS_JOBS}
+        blocked = await h.seed("simple_portrait.fashion")
+        revoked = await h.seed("single_batch.eats", job_input_data=revoked_input)
         expected[blocked] = Expected(
             "completed", produced=2, failed_images=1, error_contains="1 of 3 images failed: SAFETY (1)"
         )

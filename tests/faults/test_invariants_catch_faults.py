@@ -13,7 +13,7 @@ from clients.postgres import Connection
 from quel.settings import Settings
 from tests.faults.invariants import balances, check_invariants, fixture_completes, local_storage_keys
 from tests.support.harness import harness
-from tests.support.seed import MEMBER_ID, seed_job
+from tests.support.seed import MEMBER_ID
 
 JOB = "single_batch.eats"
 PRICE = 20
@@ -90,8 +90,7 @@ async def test_invariants_pass_a_clean_run_and_catch_the_damage(
     assert settings.image_per_price == PRICE
     async with harness(client, settings) as h:
         before = await balances(h.db)
-        async with h.db.acquire() as connection:
-            job_id = await seed_job(connection, JOB)
+        job_id = await h.seed(JOB)
         await (await h.start(job_id)).result()
         jobs = {job_id: fixture_completes(JOB)}
         stored = local_storage_keys(settings)

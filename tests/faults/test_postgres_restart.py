@@ -23,7 +23,6 @@ from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.faults.invariants import balances, check_invariants, fake_storage_keys, fixture_completes
 from tests.support.harness import harness
 from tests.support.processes import QuelProcess, settings_env
-from tests.support.seed import seed_job
 
 OUTAGE_SECONDS = 3.0
 JOB = "single_batch.fashion"
@@ -60,8 +59,7 @@ async def test_job_completes_across_a_postgres_restart(
     worker = QuelProcess("worker", env, tmp_path / "worker.log")
     async with harness(client, settings, workers=False) as h:
         before = await balances(h.db)
-        async with h.db.acquire() as connection:
-            job_id = await seed_job(connection, JOB)
+        job_id = await h.seed(JOB)
         worker.start()
         try:
             handle = await h.start(job_id)

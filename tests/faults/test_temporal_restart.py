@@ -15,7 +15,6 @@ from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.faults.invariants import balances, check_invariants, fake_storage_keys, fixture_completes
 from tests.support.harness import harness
 from tests.support.processes import QuelProcess, free_port, settings_env
-from tests.support.seed import seed_job
 
 OUTAGE_SECONDS = 3.0
 JOB = "single_batch.fashion"
@@ -34,8 +33,7 @@ async def test_job_completes_across_a_temporal_server_restart(
     try:
         async with harness(server.client, settings, workers=False) as h:
             before = await balances(h.db)
-            async with h.db.acquire() as connection:
-                job_id = await seed_job(connection, JOB)
+            job_id = await h.seed(JOB)
             worker.start()
             await h.start(job_id)
             while (await h.job_row(job_id))["completed_images"] < 1:

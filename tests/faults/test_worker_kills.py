@@ -26,7 +26,7 @@ from tests.faults.invariants import FIXTURE_IMAGES, balances, check_invariants, 
 from tests.faults.payer_locks import backend_gone, waiting_charge
 from tests.support.harness import Harness, harness
 from tests.support.processes import QuelProcess
-from tests.support.seed import MEMBER_ID, ORG_ID, seed_job
+from tests.support.seed import MEMBER_ID, ORG_ID
 from tests.support.waiting import eventually
 
 SEED = 20_260_611
@@ -107,8 +107,7 @@ async def run_through_kills(
     says, then checks every invariant."""
     async with harness(client, settings, workers=False) as h:
         before = await balances(h.db)
-        async with h.db.acquire() as connection:
-            job_ids = [await seed_job(connection, name) for name in names]
+        job_ids = [await h.seed(name) for name in names]
         started = time.monotonic()
         worker.start()
         try:

@@ -18,7 +18,7 @@ from quel.jobs_listing import visibility_query
 from tests.operate.cli import QuelRun, operate_settings, quel_env, run_quel
 from tests.operate.nondeterministic_workflow import ReorderedProductionJobWorkflow
 from tests.support.harness import Harness, harness
-from tests.support.seed import ORG_ID, fixture, seed_job
+from tests.support.seed import ORG_ID, fixture
 
 BAD_ASPECT_RATIO = "7:3"
 
@@ -44,9 +44,8 @@ async def finished(
     bad_input = fixture("jobs/single_batch.fashion.json")["job_input_data"]
     bad_input |= {"aspect-ratio": BAD_ASPECT_RATIO, "aspectRatio": BAD_ASPECT_RATIO}
     async with harness(temporal_env.client, settings) as h:
-        async with h.db.acquire() as connection:
-            completed = await seed_job(connection, "single_batch.fashion")
-            failed = await seed_job(connection, "single_batch.fashion", job_input_data=bad_input)
+        completed = await h.seed("single_batch.fashion")
+        failed = await h.seed("single_batch.fashion", job_input_data=bad_input)
         assert (await (await h.start(completed)).result()).status == "completed"
         with pytest.raises(WorkflowFailureError):
             await (await h.start(failed)).result()

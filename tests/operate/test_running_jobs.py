@@ -20,7 +20,6 @@ from operations.cancel import CancelResult, cancel_job
 from quel.settings import Settings
 from tests.operate.cli import quel_env, run_quel
 from tests.support.harness import Harness, harness
-from tests.support.seed import seed_job
 from tests.support.waiting import eventually
 from workflows.production_job import ProductionJobWorkflow
 
@@ -43,8 +42,7 @@ async def running_job(
 ) -> AsyncIterator[tuple[Harness, str, WorkflowHandle[Any, Any]]]:
     slow = settings.model_copy(update={"offline_latency_seconds": image_seconds})
     async with harness(client, slow, workers=workers) as h:
-        async with h.db.acquire() as connection:
-            job_id = await seed_job(connection, "single_batch.fashion")
+        job_id = await h.seed("single_batch.fashion")
         handle = await h.start(job_id)
         if workers:
             await until_processing(handle)
@@ -138,8 +136,7 @@ async def test_enqueue_direct_starts_the_job_with_the_summary_and_priority_of_it
 ) -> None:
     """Given in upper case, the id still starts the workflow named by the job id as the row spells it."""
     async with harness(temporal_env.client, settings, workers=False) as h:
-        async with h.db.acquire() as connection:
-            job_id = await seed_job(connection, "pipeline_stage.cinema")
+        job_id = await h.seed("pipeline_stage.cinema")
         env = quel_env(settings, temporal_env)
         run = await run_quel("enqueue", "--direct", job_id.upper(), env=env, cwd=tmp_path)
         handle = temporal_env.client.get_workflow_handle(job_id)

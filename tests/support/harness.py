@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import uuid
 from collections.abc import AsyncIterator
@@ -11,18 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import pytest
 from PIL import Image
 from pydantic import SecretStr
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.exceptions import ApplicationError
 
 from operations.start import start_job_workflow
 from quel.resources import Resources, open_resources, open_storage
 from quel.settings import Settings, load_settings
 from quel.worker import running_workers
-from tests.support.seed import input_paths, seed_accounts
+from tests.support.seed import input_paths, seed_accounts, seed_job
 from workflows.production_job import ProductionJobWorkflow
 
 
@@ -60,6 +63,11 @@ class Harness:
     def db(self) -> asyncpg.Pool:
         return self.resources.pool
 
+    async def seed(self, name: str, **changes: Any) -> str:
+        """Inserts the fixture job `name` with `changes` (see `seed_job`); returns the job id."""
+        async with self.db.acquire() as connection:
+            return await seed_job(connection, name, **changes)
+
     async def start(self, job_id: str) -> WorkflowHandle[Any, Any]:
         headline = await self.resources.store.headline(job_id)
         await start_job_workflow(self.client, job_id, task_queue=self.settings.temporal_task_queue, headline=headline)
@@ -69,6 +77,18 @@ class Harness:
         row = await self.db.fetchrow("SELECT * FROM quel_production_jobs WHERE job_id = $1", job_id)
         assert row is not None
         return row
+
+    async def charges(self, production_id: Any) -> int:
+        """Rows of the production in the credit ledger."""
+        return int(await self.db.fetchval("SELECT count(*) FROM quel_credits WHERE production_idx = $1", production_id))
+
+
+async def failure_of(handle: WorkflowHandle[Any, Any], *, timeout: float | None = None) -> ApplicationError:
+    """The application error the workflow failed with (the test fails if it did not fail so)."""
+    with pytest.raises(WorkflowFailureError) as failure:
+        await asyncio.wait_for(handle.result(), timeout=timeout)
+    assert isinstance(failure.value.cause, ApplicationError), failure.value.cause
+    return failure.value.cause
 
 
 async def seed_inputs(settings: Settings) -> None:

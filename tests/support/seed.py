@@ -49,10 +49,10 @@ async def seed_job(connection: Connection, name: str, **changes: Any) -> str:
 
 
 def fashion_job_of(images: int) -> dict[str, Any]:
-    """The fashion fixture's input asking for `images` (a multiple of 10) front/full shots."""
+    """The fashion fixture's input asking for `images` front/full shots, in combinations of at most 10."""
     data = fixture("jobs/single_batch.fashion.json")["job_input_data"]
-    combos = [{"angle": "front", "shot": "full", "quantity": 10} for _ in range(images // 10)]
-    return {**data, "combinations": combos}
+    quantities = [10] * (images // 10) + ([images % 10] if images % 10 else [])
+    return {**data, "combinations": [{"angle": "front", "shot": "full", "quantity": q} for q in quantities]}
 
 
 def input_paths() -> dict[int, str]:

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from temporalio import workflow
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle, WorkflowHistory
+from temporalio.client import Client, WorkflowFailureError, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import ActivityError, CancelledError
 from temporalio.worker import Replayer
 
 from clients.cancel_flags import CancelFlags
@@ -22,25 +21,13 @@ from quel.settings import Settings
 from quel.worker import WORKFLOW_RUNNER
 from tests.fakes.gemini_server import FakeGemini, ok, status
 from tests.fakes.storage_server import FakeSupabaseStorage
-from tests.support.harness import Harness, harness
+from tests.support.harness import failure_of, harness
 from tests.support.histories import HISTORIES
-from tests.support.seed import fashion_job_of, fixture, input_paths, seed_job
+from tests.support.seed import fashion_job_of, fixture, input_paths
 from tests.support.waiting import eventually
 from workflows import search_attributes as sa
 from workflows.production_job import DATABASE_TIMEOUT, STORAGE_TIMEOUT, ProductionJobWorkflow
 from workflows.progress import JobResult
-
-
-async def job(h: Harness, name: str, **changes: Any) -> str:
-    async with h.db.acquire() as connection:
-        return await seed_job(connection, name, **changes)
-
-
-async def failure_of(handle: WorkflowHandle[Any, Any]) -> ApplicationError:
-    with pytest.raises(WorkflowFailureError) as failure:
-        await asyncio.wait_for(handle.result(), timeout=60)
-    assert isinstance(failure.value.cause, ApplicationError), failure.value.cause
-    return failure.value.cause
 
 
 async def test_production_row_refusing_the_final_status_leaves_the_job_final_and_the_run_failed(
@@ -62,10 +49,10 @@ async def test_production_row_refusing_the_final_status_leaves_the_job_final_and
                  ALTER COLUMN production_status SET DEFAULT 'pending';"""
         )
         try:
-            job_id = await job(h, "single_batch.eats")
+            job_id = await h.seed("single_batch.eats")
             await CancelFlags(h.resources.redis).set(job_id)
             handle = await h.start(job_id)
-            error = await failure_of(handle)
+            error = await failure_of(handle, timeout=60)
         finally:
             await h.db.execute("ALTER TYPE production_status_enum ADD VALUE 'user_cancelled'")
         row = await h.job_row(job_id)
@@ -96,8 +83,8 @@ async def test_database_step_failing_past_its_budget_fails_the_job_with_the_reas
                  FOR EACH ROW EXECUTE FUNCTION attach_unavailable();"""
         )
         try:
-            job_id = await job(h, "single_batch.eats")
-            error = await failure_of(await h.start(job_id))
+            job_id = await h.seed("single_batch.eats")
+            error = await failure_of(await h.start(job_id), timeout=60)
         finally:
             await h.db.execute("DROP TRIGGER attach_unavailable ON quel_attach; DROP FUNCTION attach_unavailable();")
         row = await h.job_row(job_id)
@@ -106,10 +93,7 @@ async def test_database_step_failing_past_its_budget_fails_the_job_with_the_reas
         assert row["error_message"] == error.message
         assert error.message.startswith("record_output: still failing after 2 s: quel_attach is being rebuilt")
         assert error.type == "OutOfTime"
-        charged = await h.db.fetchval(
-            "SELECT count(*) FROM quel_credits WHERE production_idx = $1", row["production_id"]
-        )
-        assert (row["completed_images"], charged) == (0, 0)
+        assert (row["completed_images"], await h.charges(row["production_id"])) == (0, 0)
     assert fake_gemini.call_count == 2
 
 
@@ -146,7 +130,7 @@ async def test_a_slow_in_paint_upload_is_not_cut_off_by_a_database_steps_timeout
     attempt and never sent again (with the database step's timeout it was cut off and retried)."""
     async with harness(client, remote_settings) as h:
         fake_storage.hold_next_upload("modify-inputs/")
-        job_id = await job(h, "modify")
+        job_id = await h.seed("modify")
         handle = await h.start(job_id)
         held = await asyncio.to_thread(fake_storage.wait_until_holding, 30)
         # The slowness itself is the fault: the reply comes once a database step would have given up.
@@ -166,7 +150,7 @@ async def test_a_cancel_of_a_200_image_job_ends_it_soon_after_the_last_call_in_f
     row is `user_cancelled` within 2 s of the last reply Gemini sent (timed by the fake itself)."""
     fake_gemini.latency = 0.3
     async with harness(client, remote_settings) as h:
-        job_id = await job(h, "single_batch.fashion", job_input_data=fashion_job_of(200))
+        job_id = await h.seed("single_batch.fashion", job_input_data=fashion_job_of(200))
         handle = await h.start(job_id)
 
         async def first_image_recorded() -> bool:
@@ -195,7 +179,7 @@ async def test_generation_retries_past_eight_attempts_within_its_budget(
     settings = remote_settings.model_copy(update={"image_concurrency": 1})
     async with harness(client, settings) as h:
         eats = fixture("jobs/single_batch.eats.json")["job_input_data"]
-        job_id = await job(h, "single_batch.eats", job_input_data={**eats, "combinations": eats["combinations"][:1]})
+        job_id = await h.seed("single_batch.eats", job_input_data={**eats, "combinations": eats["combinations"][:1]})
         result = await asyncio.wait_for((await h.start(job_id)).result(), timeout=60)
     assert (result.status, result.completed_images) == ("completed", 1)
     assert fake_gemini.call_count == 9
@@ -207,8 +191,8 @@ async def test_generation_failing_past_its_budget_fails_the_image_with_the_reaso
     fake_gemini.set_default(status(503, retry_after=0.2))
     settings = remote_settings.model_copy(update={"image_budget_seconds": 2.0})
     async with harness(client, settings) as h:
-        job_id = await job(h, "single_batch.eats")
-        error = await failure_of(await h.start(job_id))
+        job_id = await h.seed("single_batch.eats")
+        error = await failure_of(await h.start(job_id), timeout=60)
         row = await h.job_row(job_id)
     assert row["job_status"] == "failed"
     assert row["error_message"] == error.message == "2 of 2 images failed: OUT_OF_TIME (2)"
@@ -220,7 +204,7 @@ async def test_a_reference_that_is_no_image_fails_the_image_saying_so(
     food = fixture("jobs/single_batch.eats.json")["job_input_data"]["individualImageAttachIds"][0]["attachId"]
     async with harness(client, remote_settings) as h:
         fake_storage.put_object("attachments", input_paths()[food], b"not an image at all")
-        job_id = await job(h, "single_batch.eats")
-        error = await failure_of(await h.start(job_id))
+        job_id = await h.seed("single_batch.eats")
+        error = await failure_of(await h.start(job_id), timeout=60)
     assert error.message == "2 of 2 images failed: INVALID_REFERENCE (2)"
     assert fake_gemini.call_count == 0

@@ -17,7 +17,7 @@ from quel.worker import running_workers
 from tests.fakes.gemini_server import FakeGemini
 from tests.support.harness import Harness, harness
 from tests.support.histories import image_scheduled_events
-from tests.support.seed import MEMBER_ID, ORG_ID, seed_job
+from tests.support.seed import MEMBER_ID, ORG_ID, fashion_job_of
 from tests.support.waiting import eventually
 
 BIG = 12
@@ -45,19 +45,8 @@ async def wait_for_images_scheduled(handle: WorkflowHandle[object, object], coun
 
 async def seed_fashion(h: Harness, images: int, *, org_paid: bool) -> str:
     """An org-paid or a member-paid (no org) `single_batch.fashion` job of `images` images."""
-    async with h.db.acquire() as connection:
-        changes: dict[str, object] = {"total_images": images}
-        if not org_paid:
-            changes["org_id"] = None
-        job_id = await seed_job(connection, "single_batch.fashion", **changes)
-        await connection.execute(
-            """UPDATE quel_production_jobs
-               SET job_input_data = jsonb_set(job_input_data, '{combinations}', $2::jsonb)
-               WHERE job_id = $1""",
-            job_id,
-            [{"angle": "front", "shot": "full", "quantity": images}],
-        )
-    return job_id
+    payer = {} if org_paid else {"org_id": None}
+    return await h.seed("single_batch.fashion", total_images=images, job_input_data=fashion_job_of(images), **payer)
 
 
 async def recorded_order(h: Harness, job_ids: list[str]) -> list[str]:
@@ -98,9 +87,8 @@ async def test_modify_images_run_at_the_interactive_priority_and_batches_at_the_
     client: Client, remote_settings: Settings
 ) -> None:
     async with harness(client, remote_settings) as h:
-        async with h.db.acquire() as connection:
-            modify = await seed_job(connection, "modify")
-            batch = await seed_job(connection, "single_batch.fashion")
+        modify = await h.seed("modify")
+        batch = await h.seed("single_batch.fashion")
         handles = [await h.start(job_id) for job_id in (modify, batch)]
         for handle in handles:
             assert (await handle.result()).status == "completed"
@@ -118,8 +106,7 @@ async def test_an_in_paint_job_is_served_before_a_queued_batch_of_the_same_payer
     fake_gemini.hold()
     async with harness(client, settings) as h:
         batch = await seed_fashion(h, BIG, org_paid=False)
-        async with h.db.acquire() as connection:
-            modify = await seed_job(connection, "modify")
+        modify = await h.seed("modify")
         batch_handle = await h.start(batch)
         await wait_for_images_scheduled(batch_handle, BIG)
         modify_handle = await h.start(modify)

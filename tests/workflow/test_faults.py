@@ -7,7 +7,6 @@ import functools
 import uuid
 from typing import Any
 
-import asyncpg
 import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
@@ -18,36 +17,25 @@ from operations.start import StartResult, start_job_workflow
 from quel.settings import Settings
 from tests.fakes.gemini_server import FakeGemini, ok, safety, status
 from tests.fakes.storage_server import FakeSupabaseStorage
-from tests.support.harness import Harness, harness
+from tests.support.harness import Harness, failure_of, harness
 from tests.support.histories import keep_history
-from tests.support.seed import MEMBER_ID, ORG_ID, fashion_job_of, fixture, seed_job
+from tests.support.seed import MEMBER_ID, ORG_ID, fashion_job_of, fixture
 from tests.support.waiting import eventually
 from workflows import search_attributes as sa
 from workflows.production_job import ProductionJobWorkflow
 
 
-async def charged(db: asyncpg.Pool, production_id: Any) -> int:
-    return int(await db.fetchval("SELECT count(*) FROM quel_credits WHERE production_idx = $1", production_id))
-
-
-async def job(h: Harness, name: str, **changes: Any) -> str:
-    async with h.db.acquire() as connection:
-        return await seed_job(connection, name, **changes)
-
-
 async def failed_run(h: Harness, job_id: str, *, history: str | None = None) -> ApplicationError:
     handle = await h.start(job_id)
-    with pytest.raises(WorkflowFailureError) as failure:
-        await handle.result()
-    assert isinstance(failure.value.cause, ApplicationError)
+    error = await failure_of(handle)
     if history:
         await keep_history(handle, history)
-    return failure.value.cause
+    return error
 
 
 async def fashion_job_with_one_image_recorded(h: Harness) -> tuple[str, WorkflowHandle[Any, Any]]:
     """A four-image job, caught while its first image is recorded and the next are in flight."""
-    job_id = await job(h, "single_batch.fashion")
+    job_id = await h.seed("single_batch.fashion")
     handle = await h.start(job_id)
 
     async def first_image_recorded() -> bool:
@@ -62,11 +50,11 @@ async def test_rate_limited_call_is_retried_and_charged_once(
 ) -> None:
     fake_gemini.script(status(429, retry_after=0.2), ok(), ok())
     async with harness(client, remote_settings) as h:
-        job_id = await job(h, "single_batch.eats")
+        job_id = await h.seed("single_batch.eats")
         result = await (await h.start(job_id)).result()
         row = await h.job_row(job_id)
         assert (result.status, row["completed_images"], row["failed_images"]) == ("completed", 2, 0)
-        assert await charged(h.db, row["production_id"]) == 2
+        assert await h.charges(row["production_id"]) == 2
     assert fake_gemini.call_count == 3
 
 
@@ -75,7 +63,7 @@ async def test_service_unavailable_storm_passes(
 ) -> None:
     fake_gemini.script(*[status(503, retry_after=0.1)] * 4)
     async with harness(client, remote_settings) as h:
-        job_id = await job(h, "single_batch.eats")
+        job_id = await h.seed("single_batch.eats")
         result = await (await h.start(job_id)).result()
         assert (result.status, result.completed_images) == ("completed", 2)
     assert fake_gemini.call_count == 6
@@ -86,7 +74,7 @@ async def test_safety_block_fails_only_that_image_and_costs_nothing(
 ) -> None:
     fake_gemini.when_prompt_contains("seated on a stool", safety())
     async with harness(client, remote_settings) as h:
-        job_id = await job(h, "simple_portrait.fashion")
+        job_id = await h.seed("simple_portrait.fashion")
         handle = await h.start(job_id)
         result = await handle.result()
         await keep_history(handle, "safety_block")
@@ -95,7 +83,7 @@ async def test_safety_block_fails_only_that_image_and_costs_nothing(
         assert (row["completed_images"], row["failed_images"]) == (2, 1)
         assert row["error_message"] == "1 of 3 images failed: SAFETY (1)"
         assert result.failed_images == 1
-        assert await charged(h.db, row["production_id"]) == 2
+        assert await h.charges(row["production_id"]) == 2
     assert fake_gemini.call_count == 3, "a safety block is not retried"
 
 
@@ -106,7 +94,7 @@ async def test_revoked_key_fails_the_whole_job_at_once(
     (plus those already in flight) reach Gemini before the job stops."""
     fake_gemini.set_default(status(403, message="API key was reported as leaked"))
     async with harness(client, remote_settings) as h:
-        job_id = await job(h, "single_batch.fashion", job_input_data=fashion_job_of(50))
+        job_id = await h.seed("single_batch.fashion", job_input_data=fashion_job_of(50))
         error = await failed_run(h, job_id, history="revoked_key")
         row = await h.job_row(job_id)
         assert row["job_status"] == "failed"
@@ -115,7 +103,7 @@ async def test_revoked_key_fails_the_whole_job_at_once(
         assert error.message == row["error_message"]
         assert remote_settings.gemini_api_key is not None
         assert remote_settings.gemini_api_key.get_secret_value() not in row["error_message"]
-        assert await charged(h.db, row["production_id"]) == 0
+        assert await h.charges(row["production_id"]) == 0
     print(f"revoked key, 50 images: {fake_gemini.call_count} calls")
     assert fake_gemini.call_count <= remote_settings.image_concurrency + remote_settings.job_image_window
 
@@ -125,7 +113,7 @@ async def test_missing_input_object_is_left_out(
 ) -> None:
     async with harness(client, remote_settings) as h:
         fake_storage.make_missing("attachments", "uploads/upload-2025-12-05T02-14-41-610Z.webp")  # the shoes
-        job_id = await job(h, "single_batch.fashion")
+        job_id = await h.seed("single_batch.fashion")
         result = await (await h.start(job_id)).result()
         assert (result.status, result.completed_images) == ("completed", 4)
     assert all(call.mimes == ("image/webp", "image/png", "image/webp", None) for call in fake_gemini.calls)
@@ -149,13 +137,13 @@ async def test_bad_input_fails_before_generating(
     data = fixture("jobs/single_batch.eats.json")["job_input_data"]
     job_input = {**data, **change} if isinstance(change, dict) else change
     async with harness(client, remote_settings) as h:
-        job_id = await job(h, "single_batch.eats", job_input_data=job_input)
+        job_id = await h.seed("single_batch.eats", job_input_data=job_input)
         error = await failed_run(h, job_id, history="invalid_input" if case == "aspect ratio" else None)
         row = await h.job_row(job_id)
         assert row["job_status"] == "failed"
         assert expected in row["error_message"]
         assert error.type == "InvalidJobInput"
-        assert await charged(h.db, row["production_id"]) == 0
+        assert await h.charges(row["production_id"]) == 0
     assert fake_gemini.call_count == 0
 
 
@@ -168,7 +156,7 @@ async def test_refused_storage_path_is_invalid_input(
         )
         data = fixture("jobs/single_batch.eats.json")["job_input_data"]
         bad = {**data, "individualImageAttachIds": [{"attachId": attach_id, "type": "food"}]}
-        job_id = await job(h, "single_batch.eats", job_input_data=bad)
+        job_id = await h.seed("single_batch.eats", job_input_data=bad)
         await failed_run(h, job_id)
         row = await h.job_row(job_id)
         assert f"attach {attach_id}" in row["error_message"] and ".." in row["error_message"]
@@ -184,7 +172,7 @@ async def test_insufficient_credits_fail_before_generating(
             "INSERT INTO quel_member (quel_member_id, quel_email, quel_member_credit) VALUES ($1, 'poor@x', 10)",
             member,
         )
-        job_id = await job(h, "single_batch.eats", quel_member_id=member)
+        job_id = await h.seed("single_batch.eats", quel_member_id=member)
         error = await failed_run(h, job_id)
         row = await h.job_row(job_id)
         assert row["error_message"] == "insufficient credits: need 40, have 10"
@@ -213,7 +201,7 @@ async def test_payer_gone_when_an_image_is_charged_fails_the_job(
                   FOR EACH ROW EXECUTE FUNCTION hide_member();"""
         )
         try:
-            job_id = await job(h, "single_batch.eats", quel_member_id=member)
+            job_id = await h.seed("single_batch.eats", quel_member_id=member)
             error = await failed_run(h, job_id)
         finally:
             await h.db.execute("DROP TRIGGER hide_member ON quel_member; DROP FUNCTION hide_member();")
@@ -221,7 +209,7 @@ async def test_payer_gone_when_an_image_is_charged_fails_the_job(
         assert row["job_status"] == "failed"
         assert row["error_message"] == f"the paying member {member} no longer exists"
         assert error.type == "NoPayer"
-        assert (row["completed_images"], await charged(h.db, row["production_id"])) == (0, 0)
+        assert (row["completed_images"], await h.charges(row["production_id"])) == (0, 0)
 
 
 async def test_inactive_organisation_leaves_the_member_paying(client: Client, remote_settings: Settings) -> None:
@@ -232,7 +220,7 @@ async def test_inactive_organisation_leaves_the_member_paying(client: Client, re
                 "SELECT quel_member_credit FROM quel_member WHERE quel_member_id = $1", MEMBER_ID
             )
             org_before = await h.db.fetchval("SELECT org_credit FROM quel_organization WHERE org_id = $1", ORG_ID)
-            job_id = await job(h, "single_batch.fashion")
+            job_id = await h.seed("single_batch.fashion")
             await (await h.start(job_id)).result()
             assert await h.db.fetchval(
                 "SELECT quel_member_credit FROM quel_member WHERE quel_member_id = $1", MEMBER_ID
@@ -248,7 +236,7 @@ async def test_starting_the_same_job_twice_makes_one_set_of_images(
     client: Client, remote_settings: Settings, fake_gemini: FakeGemini
 ) -> None:
     async with harness(client, remote_settings) as h:
-        job_id = await job(h, "single_batch.eats")
+        job_id = await h.seed("single_batch.eats")
         start = functools.partial(
             start_job_workflow, client, job_id, task_queue=remote_settings.temporal_task_queue, headline=None
         )
@@ -258,7 +246,7 @@ async def test_starting_the_same_job_twice_makes_one_set_of_images(
         assert (first, again, after) == (StartResult.STARTED, StartResult.DUPLICATE, StartResult.DUPLICATE)
         row = await h.job_row(job_id)
         assert row["completed_images"] == 2
-        assert await charged(h.db, row["production_id"]) == 2
+        assert await h.charges(row["production_id"]) == 2
     assert fake_gemini.call_count == 2
 
 
@@ -270,7 +258,7 @@ async def test_a_workflow_started_with_an_upper_case_id_works_on_the_job_as_the_
     (`quel enqueue --direct`, the API) names the workflow by that spelling too: a second workflow
     id for the job, which finds the job already taken and leaves it alone."""
     async with harness(client, remote_settings) as h:
-        job_id = await job(h, "single_batch.eats")
+        job_id = await h.seed("single_batch.eats")
         upper = job_id.upper()
         task_queue = remote_settings.temporal_task_queue
         result = await client.execute_workflow(ProductionJobWorkflow.run, upper, id=upper, task_queue=task_queue)
@@ -299,7 +287,7 @@ async def test_temporal_cancel_mid_job_keeps_what_was_produced(
         assert row["job_status"] == "user_cancelled"
         assert row["completed_at"] is not None
         assert 1 <= row["completed_images"] < 4
-        assert await charged(h.db, row["production_id"]) == row["completed_images"]
+        assert await h.charges(row["production_id"]) == row["completed_images"]
         production = await h.db.fetchrow(
             "SELECT production_status::text, attach_ids FROM quel_production_photo WHERE production_id = $1",
             row["production_id"],
@@ -325,7 +313,7 @@ async def test_legacy_flag_set_mid_job_stops_new_images(
         row = await h.job_row(job_id)
         assert result.status == row["job_status"] == "user_cancelled"
         assert 1 <= row["completed_images"] < 4
-        assert await charged(h.db, row["production_id"]) == row["completed_images"]
+        assert await h.charges(row["production_id"]) == row["completed_images"]
 
 
 async def test_image_prepared_ahead_is_not_drawn_after_the_legacy_flag(
@@ -338,8 +326,8 @@ async def test_image_prepared_ahead_is_not_drawn_after_the_legacy_flag(
     data = fixture("jobs/single_batch.eats.json")["job_input_data"]
     combinations = [{**combination, "quantity": 3} for combination in data["combinations"]]
     async with harness(client, settings) as h:
-        job_id = await job(
-            h, "single_batch.eats", total_images=6, job_input_data={**data, "combinations": combinations}
+        job_id = await h.seed(
+            "single_batch.eats", total_images=6, job_input_data={**data, "combinations": combinations}
         )
         handle = await h.start(job_id)
 
@@ -354,5 +342,5 @@ async def test_image_prepared_ahead_is_not_drawn_after_the_legacy_flag(
         row = await h.job_row(job_id)
         assert result.status == row["job_status"] == "user_cancelled"
         assert row["completed_images"] == 0, "the replies that came after the flag are discarded"
-        assert await charged(h.db, row["production_id"]) == 0
+        assert await h.charges(row["production_id"]) == 0
     assert fake_gemini.call_count == 4, "the image waiting for a slot never called the generator"

@@ -15,7 +15,7 @@ from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.support.harness import Harness, harness
 from tests.support.histories import keep_history
-from tests.support.seed import MEMBER_ID, ORG_ID, seed_job
+from tests.support.seed import MEMBER_ID, ORG_ID
 
 WEBP, PNG = "image/webp", "image/png"
 
@@ -33,8 +33,7 @@ class Balances:
 
 
 async def run_fixture(h: Harness, name: str) -> tuple[str, asyncpg.Record]:
-    async with h.db.acquire() as connection:
-        job_id = await seed_job(connection, name)
+    job_id = await h.seed(name)
     handle = await h.start(job_id)
     result = await handle.result()
     assert result.status == "completed", result
@@ -194,8 +193,7 @@ async def test_modify_job_is_prepaid_and_stores_png(
 
 async def test_a_job_that_is_not_pending_is_left_untouched(client: Client, remote_settings: Settings) -> None:
     async with harness(client, remote_settings) as h:
-        async with h.db.acquire() as connection:
-            job_id = await seed_job(connection, "single_batch.eats", job_status="completed")
+        job_id = await h.seed("single_batch.eats", job_status="completed")
         result = await (await h.start(job_id)).result()
         assert (result.status, result.error_message) == ("skipped", "job is already completed")
         row = await h.job_row(job_id)

@@ -13,7 +13,7 @@ from quel.settings import Settings
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.support.harness import harness
-from tests.support.seed import fashion_job_of, fixture, input_paths, seed_job
+from tests.support.seed import fashion_job_of, fixture, input_paths
 
 MAX_PAYLOAD_EVENT_BYTES = 16 * 1024
 MAX_HISTORY_BYTES = 1024 * 1024
@@ -21,8 +21,7 @@ MAX_HISTORY_BYTES = 1024 * 1024
 
 async def test_fifty_image_history_stays_small(client: Client, remote_settings: Settings) -> None:
     async with harness(client, remote_settings) as h:
-        async with h.db.acquire() as connection:
-            job_id = await seed_job(connection, "single_batch.fashion", job_input_data=fashion_job_of(50))
+        job_id = await h.seed("single_batch.fashion", job_input_data=fashion_job_of(50))
         handle = await h.start(job_id)
         result = await handle.result()
         assert result.completed_images == 50
@@ -37,8 +36,7 @@ async def test_fifty_image_history_stays_small(client: Client, remote_settings: 
 async def test_two_image_job_stays_under_fifteen_events_per_image(client: Client, remote_settings: Settings) -> None:
     """Database steps are local activities, so a job's fixed events do not dominate small jobs."""
     async with harness(client, remote_settings) as h:
-        async with h.db.acquire() as connection:
-            job_id = await seed_job(connection, "single_batch.eats")
+        job_id = await h.seed("single_batch.eats")
         handle = await h.start(job_id)
         assert (await handle.result()).completed_images == 2
         history = await handle.fetch_history()
@@ -52,8 +50,7 @@ async def test_generator_calls_in_flight_never_exceed_the_limit_and_reach_it(
     fake_gemini.latency = 0.3
     settings = remote_settings.model_copy(update={"image_concurrency": concurrency})
     async with harness(client, settings) as h:
-        async with h.db.acquire() as connection:
-            job_id = await seed_job(connection, "single_batch.fashion", job_input_data=fashion_job_of(10))
+        job_id = await h.seed("single_batch.fashion", job_input_data=fashion_job_of(10))
         result = await (await h.start(job_id)).result()
         assert result.completed_images == 10
     assert fake_gemini.max_in_flight == concurrency
@@ -81,8 +78,7 @@ async def test_square_stage_of_four_phone_photos_sends_gemini_a_capped_grid(
     async with harness(client, remote_settings) as h:
         for number, attach_id in enumerate(clothing):
             fake_storage.put_object("attachments", input_paths()[attach_id], phone_photo((60 * number, 90, 160)))
-        async with h.db.acquire() as connection:
-            job_id = await seed_job(connection, "single_batch.fashion", job_input_data=square, total_images=1)
+        job_id = await h.seed("single_batch.fashion", job_input_data=square, total_images=1)
         assert (await (await h.start(job_id)).result()).completed_images == 1
     [call] = fake_gemini.calls
     # The other image parts are single photos standing in for the model and the background.

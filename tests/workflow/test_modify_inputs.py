@@ -12,13 +12,11 @@ from activities.job_activities import staged_modify_inputs
 from quel.settings import Settings
 from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.support.harness import Harness, harness, reset_to_first_task
-from tests.support.seed import seed_job
 from workflows.production_job import ProductionJobWorkflow
 
 
 async def _run_modify_job(h: Harness) -> str:
-    async with h.db.acquire() as connection:
-        job_id = await seed_job(connection, "modify")
+    job_id = await h.seed("modify")
     handle = await h.start(job_id)
     result = await handle.result()
     assert (result.status, result.completed_images) == ("completed", 2)

@@ -28,7 +28,6 @@ from tests.operate.cli import run_quel
 from tests.support.foreign import assert_adopted, job_counts, seed_foreign_job
 from tests.support.harness import Harness, harness, reset_to_first_task
 from tests.support.processes import settings_env
-from tests.support.seed import seed_job
 from tests.support.waiting import eventually
 from workflows.production_job import ProductionJobWorkflow
 from workflows.progress import JobResult
@@ -104,8 +103,7 @@ async def test_a_second_workflow_id_for_the_same_job_is_skipped(
     """Two ids naming one job (here: letter case) must not both run it."""
     fake_gemini.hold()
     async with harness(client, remote_settings) as h:
-        async with h.db.acquire() as connection:
-            job_id = await seed_job(connection, "single_batch.fashion")
+        job_id = await h.seed("single_batch.fashion")
         owner = await h.start(job_id)
         await eventually(lambda: fake_gemini.in_flight >= 2, timeout=30, what="the owner generating")
         other = await client.start_workflow(
@@ -130,8 +128,7 @@ async def test_our_crashed_job_resumes_on_a_plain_rerun(
     """A run of ours that died mid-job leaves the row `processing` under our claim: the job's
     next run (a reset, as the runbook says) resumes it instead of taking it for foreign."""
     async with harness(client, remote_settings) as h:
-        async with h.db.acquire() as connection:
-            job_id = await seed_job(connection, "single_batch.fashion")
+        job_id = await h.seed("single_batch.fashion")
         handle = await h.start(job_id)
         await eventually(lambda: _completed_at_least(h, job_id, 2), timeout=60, what="two images recorded")
         await handle.terminate("worker lost mid-job")
@@ -183,8 +180,7 @@ async def test_a_run_whose_start_gave_up_never_ends_another_workers_job(
     async with harness(client, remote_settings, workers=False) as h:
         foreign = await seed_foreign_job(h.db)
         before = await job_counts(h.db, foreign)
-        async with h.db.acquire() as connection:
-            pending = await seed_job(connection, "single_batch.eats")
+        pending = await h.seed("single_batch.eats")
         storage = open_storage(remote_settings)
         jobs = JobActivities(
             h.resources.store,

@@ -17,13 +17,11 @@ from quel.worker import running_workers
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.support.harness import Harness, harness
-from tests.support.seed import seed_job
 from tests.support.waiting import eventually
 
 
 async def one_image_job(h: Harness) -> str:
-    async with h.db.acquire() as connection:
-        return await seed_job(connection, "simple_general.beauty", total_images=1)
+    return await h.seed("simple_general.beauty", total_images=1)
 
 
 async def activity_failed_once(handle: WorkflowHandle[object, object]) -> bool:

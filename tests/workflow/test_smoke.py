@@ -4,13 +4,11 @@ from temporalio.client import Client
 
 from quel.settings import Settings
 from tests.support.harness import harness
-from tests.support.seed import seed_job
 
 
 async def test_single_batch_fashion_completes(client: Client, settings: Settings) -> None:
     async with harness(client, settings) as h:
-        async with h.db.acquire() as connection:
-            job_id = await seed_job(connection, "single_batch.fashion")
+        job_id = await h.seed("single_batch.fashion")
         handle = await h.start(job_id)
         result = await handle.result()
         assert result.status == "completed"

@@ -13,7 +13,6 @@ from temporalio.worker import Replayer
 from quel.settings import Settings
 from quel.worker import WORKFLOW_RUNNER
 from tests.support.harness import harness
-from tests.support.seed import seed_job
 from workflows.production_job import ProductionJobWorkflow
 
 LOCAL_ACTIVITY_MARKER = "core_local_activity"
@@ -40,8 +39,7 @@ async def test_a_finished_job_has_a_summary_on_the_workflow_and_on_every_activit
     client: Client, settings: Settings
 ) -> None:
     async with harness(client, settings) as h:
-        async with h.db.acquire() as connection:
-            job_id = await seed_job(connection, "single_batch.fashion")
+        job_id = await h.seed("single_batch.fashion")
         handle = await h.start(job_id)
         await handle.result()
         history = await handle.fetch_history()

@@ -21,7 +21,7 @@ from quel.settings import Settings
 from tests.fakes.gemini_server import FakeGemini
 from tests.support.harness import harness
 from tests.support.remote import GEMINI_KEY, STORAGE_KEY
-from tests.support.seed import seed_job
+from tests.support.seed import fashion_job_of
 from tests.support.waiting import eventually
 
 LEGACY_EVENTS = (
@@ -58,8 +58,7 @@ async def test_metrics_endpoint_serves_project_counters_after_a_job(
     port = free_port()
     settings = remote_settings.model_copy(update={"metrics_port": port})
     async with harness(await metrics_client(temporal_env, settings), settings) as h:
-        async with h.db.acquire() as connection:
-            job_id = await seed_job(connection, "single_batch.eats")
+        job_id = await h.seed("single_batch.eats")
         await (await h.start(job_id)).result()
         text = await scrape(port)
     # Labels come sorted, with the SDK's own (namespace, task queue ...) among them.
@@ -77,13 +76,7 @@ async def test_image_backlog_gauges_show_the_images_waiting_for_a_worker(
     settings = remote_settings.model_copy(update={"metrics_port": port, "image_concurrency": 1})
     fake_gemini.hold()
     async with harness(await metrics_client(temporal_env, settings), settings) as h:
-        async with h.db.acquire() as connection:
-            job_id = await seed_job(connection, "single_batch.fashion", total_images=6)
-            await connection.execute(
-                """UPDATE quel_production_jobs SET job_input_data = jsonb_set(job_input_data, '{combinations}',
-                   '[{"angle": "front", "shot": "full", "quantity": 6}]') WHERE job_id = $1""",
-                job_id,
-            )
+        job_id = await h.seed("single_batch.fashion", total_images=6, job_input_data=fashion_job_of(6))
         handle = await h.start(job_id)
 
         async def backlog_shown() -> float | None:
@@ -115,8 +108,7 @@ async def test_a_job_logs_every_legacy_event_without_secrets(
 ) -> None:
     caplog.set_level(logging.INFO)
     async with harness(client, remote_settings) as h:
-        async with h.db.acquire() as connection:
-            job_id = await seed_job(connection, "single_batch.fashion")
+        job_id = await h.seed("single_batch.fashion")
         await (await h.start(job_id)).result()
     events = [r for r in caplog.records if getattr(r, "job_id", None) == job_id]
     names = {getattr(r, "event_name", None) for r in events}
@@ -137,8 +129,7 @@ async def test_console_log_of_a_job_is_short_lines_and_json_keeps_every_field(
     caplog.set_level(logging.INFO)
     temporal_info_as_fields_only()
     async with harness(client, remote_settings) as h:
-        async with h.db.acquire() as connection:
-            job_id = await seed_job(connection, "single_batch.fashion")
+        job_id = await h.seed("single_batch.fashion")
         await (await h.start(job_id)).result()
     records = [r for r in caplog.records if r.__dict__.get("job_id") == job_id]
     assert {r.__dict__.get("event_name") for r in records} >= set(LEGACY_EVENTS)

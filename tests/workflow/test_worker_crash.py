@@ -15,7 +15,6 @@ from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.support.harness import harness
 from tests.support.processes import QuelProcess, settings_env
-from tests.support.seed import seed_job
 from tests.support.waiting import eventually, within
 
 
@@ -33,8 +32,7 @@ async def test_killed_worker_leaves_exactly_one_of_everything(
     env = settings_env(settings, temporal_address=temporal_env.client.service_client.config.target_host)
     worker = QuelProcess("worker", env, tmp_path / "worker.log")
     async with harness(client, settings, workers=False) as h:
-        async with h.db.acquire() as connection:
-            job_id = await seed_job(connection, "single_batch.fashion")
+        job_id = await h.seed("single_batch.fashion")
         worker.start()
         handle = await h.start(job_id)
 
