@@ -9,6 +9,7 @@ import logging
 import re
 import socket
 import urllib.request
+from dataclasses import dataclass
 
 import pytest
 from temporalio.client import Client
@@ -19,8 +20,9 @@ from quel.logging_setup import CONSOLE_LINE_LIMIT, log_formatter, temporal_info_
 from quel.metrics import metrics_runtime
 from quel.settings import Settings
 from tests.fakes.gemini_server import FakeGemini
-from tests.support.harness import harness
-from tests.support.remote import GEMINI_KEY, STORAGE_KEY
+from tests.fakes.storage_server import FakeSupabaseStorage
+from tests.support.harness import harness, settings_for
+from tests.support.remote import GEMINI_KEY, STORAGE_KEY, with_fakes
 from tests.support.seed import fashion_job_of
 from tests.support.waiting import eventually
 
@@ -103,35 +105,64 @@ def metric(text: str, name: str) -> float | None:
     return float(found.group(1)) if found else None
 
 
-async def test_a_job_logs_every_legacy_event_without_secrets(
-    client: Client, remote_settings: Settings, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO)
-    async with harness(client, remote_settings) as h:
-        job_id = await h.seed("single_batch.fashion")
-        await (await h.start(job_id)).result()
-    events = [r for r in caplog.records if getattr(r, "job_id", None) == job_id]
+class Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@dataclass(frozen=True)
+class JobLog:
+    job_id: str
+    records: list[logging.LogRecord]
+    """Everything logged at INFO and above while the job's harness ran."""
+
+
+@pytest.fixture(scope="module")
+async def fashion_job_log(
+    temporal_env: WorkflowEnvironment, database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> JobLog:
+    """One `single_batch.fashion` job against the fakes, logged as `quel worker` logs (the Temporal
+    info as fields only), for every test that reads a job's log."""
+    settings = settings_for(database_url, redis_url, tmp_path_factory.mktemp("storage"))
+    handler, root = Records(), logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    temporal_info_as_fields_only()
+    try:
+        with FakeGemini() as gemini, FakeSupabaseStorage(service_key=STORAGE_KEY) as storage:
+            remote = with_fakes(settings, gemini_url=gemini.base_url, storage_url=storage.url)
+            async with harness(temporal_env.client, remote) as h:
+                job_id = await h.seed("single_batch.fashion")
+                await (await h.start(job_id)).result()
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    return JobLog(job_id, handler.records)
+
+
+async def test_a_job_logs_every_legacy_event_without_secrets(fashion_job_log: JobLog) -> None:
+    job_id, records = fashion_job_log.job_id, fashion_job_log.records
+    events = [r for r in records if getattr(r, "job_id", None) == job_id]
     names = {getattr(r, "event_name", None) for r in events}
     assert set(LEGACY_EVENTS) <= names
     for record in events:
         if record.__dict__.get("event_name") in ("input downloaded", "generator called", "attach created", "progress"):
             assert {"stage", "combo", "image"} <= record.__dict__.keys()
-    everything = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    everything = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in records)
     assert GEMINI_KEY not in everything
     assert STORAGE_KEY not in everything
     prompts = [r.__dict__["prompt"] for r in events if r.__dict__.get("event_name") == "generator called"]
     assert prompts and all(len(prompt) <= 200 for prompt in prompts)
 
 
-async def test_console_log_of_a_job_is_short_lines_and_json_keeps_every_field(
-    client: Client, remote_settings: Settings, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO)
-    temporal_info_as_fields_only()
-    async with harness(client, remote_settings) as h:
-        job_id = await h.seed("single_batch.fashion")
-        await (await h.start(job_id)).result()
-    records = [r for r in caplog.records if r.__dict__.get("job_id") == job_id]
+async def test_console_log_of_a_job_is_short_lines_and_json_keeps_every_field(fashion_job_log: JobLog) -> None:
+    job_id = fashion_job_log.job_id
+    records = [r for r in fashion_job_log.records if r.__dict__.get("job_id") == job_id]
     assert {r.__dict__.get("event_name") for r in records} >= set(LEGACY_EVENTS)
     console, as_json = log_formatter("console"), log_formatter("json")
     for record in records:
