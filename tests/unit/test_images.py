@@ -27,6 +27,7 @@ from domain.generation.images import (
     sniff_mime,
     to_webp,
 )
+from tests.support.photos import phone_photo
 
 
 def encode(fmt: str, size: tuple[int, int] = (40, 30), mode: str = "RGB") -> bytes:
@@ -150,18 +151,6 @@ def test_the_same_group_is_merged_once_per_aspect_ratio(monkeypatch: pytest.Monk
     assert len(decoded) == 2, "the second image of the stage reuses the grid"
     assert opened(merge_bucket(group, "9:16")[0]).size == (768, 1344)
     assert len(decoded) == 4
-
-
-def phone_photo(colours: tuple[str, str] = ("red", "blue"), *, orientation: int | None = None) -> bytes:
-    """A 12-megapixel JPEG (3000x4000), its top half one colour and its bottom half the other."""
-    photo = Image.new("RGB", (3000, 4000), colours[1])
-    photo.paste(colours[0], (0, 0, 3000, 2000))
-    exif = Image.Exif()
-    if orientation is not None:
-        exif[0x0112] = orientation
-    out = io.BytesIO()
-    photo.save(out, format="JPEG", quality=80, exif=exif)
-    return out.getvalue()
 
 
 def nearest_colour(pixel: Any) -> str:

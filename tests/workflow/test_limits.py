@@ -13,6 +13,7 @@ from quel.settings import Settings
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.support.harness import harness
+from tests.support.photos import phone_photo
 from tests.support.seed import fashion_job_of, fixture, input_paths
 
 MAX_PAYLOAD_EVENT_BYTES = 16 * 1024
@@ -56,13 +57,6 @@ async def test_generator_calls_in_flight_never_exceed_the_limit_and_reach_it(
     assert fake_gemini.max_in_flight == concurrency
 
 
-def phone_photo(colour: tuple[int, int, int]) -> bytes:
-    """12 megapixels, as a phone takes them."""
-    out = io.BytesIO()
-    Image.new("RGB", (3000, 4000), colour).save(out, format="JPEG", quality=85)
-    return out.getvalue()
-
-
 async def test_square_stage_of_four_phone_photos_sends_gemini_a_capped_grid(
     client: Client, remote_settings: Settings, fake_gemini: FakeGemini, fake_storage: FakeSupabaseStorage
 ) -> None:
@@ -77,7 +71,8 @@ async def test_square_stage_of_four_phone_photos_sends_gemini_a_capped_grid(
     }
     async with harness(client, remote_settings) as h:
         for number, attach_id in enumerate(clothing):
-            fake_storage.put_object("attachments", input_paths()[attach_id], phone_photo((60 * number, 90, 160)))
+            colour = (60 * number, 90, 160)
+            fake_storage.put_object("attachments", input_paths()[attach_id], phone_photo((colour, colour)))
         job_id = await h.seed("single_batch.fashion", job_input_data=square, total_images=1)
         assert (await (await h.start(job_id)).result()).completed_images == 1
     [call] = fake_gemini.calls
