@@ -97,6 +97,17 @@ class ApiStack(Harness):
         await eventually(closed, timeout=60, what=f"workflow {job_id} closed")
 
 
+async def table_counts(stack: ApiStack) -> tuple[int, ...]:
+    """Rows of every table a submit writes, and the producer's queue."""
+    record = await stack.resources.pool.fetchrow(
+        """SELECT (SELECT count(*) FROM quel_production_jobs), (SELECT count(*) FROM quel_production_photo),
+                  (SELECT count(*) FROM quel_credits), (SELECT count(*) FROM quel_temporal_prepaid_jobs)"""
+    )
+    assert record is not None
+    queued = await stack.resources.redis.llen(stack.settings.redis_queue)
+    return (*record.values(), queued)
+
+
 def modify_body(user_id: str | None, **changes: Any) -> dict[str, Any]:
     body = {
         "imageUrl": ORIGINAL_URL,

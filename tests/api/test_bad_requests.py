@@ -10,11 +10,11 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.api.conftest import MASK, ORIGINAL_ATTACH_ID, ORIGINAL_URL, STORAGE_BASE_URL, ApiStack
-from tests.api.test_modify import table_counts
+from tests.api.conftest import MASK, ORIGINAL_ATTACH_ID, ORIGINAL_URL, STORAGE_BASE_URL, ApiStack, table_counts
 from tests.fakes.gemini_server import tiny_png
 
 MAX_EXAMPLES = 150
@@ -101,16 +101,20 @@ def requests(draw: st.DrawFn) -> tuple[str, str, dict[str, Any]]:
     return method, path, body
 
 
+@pytest.fixture(scope="module")
+async def broke_member(stack: ApiStack) -> None:
+    await stack.db.execute(
+        "INSERT INTO quel_member (quel_member_id, quel_email, quel_member_credit) VALUES ($1, 'broke@example.com', 0)",
+        uuid.UUID(BROKE),
+    )
+
+
+@pytest.mark.usefixtures("broke_member")
 @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(request=requests())
 async def test_no_request_gets_a_500_and_a_refused_one_writes_nothing(
     open_api: httpx.AsyncClient, stack: ApiStack, request: tuple[str, str, dict[str, Any]]
 ) -> None:
-    await stack.resources.pool.execute(
-        """INSERT INTO quel_member (quel_member_id, quel_email, quel_member_credit) VALUES ($1, 'broke@example.com', 0)
-           ON CONFLICT DO NOTHING""",
-        uuid.UUID(BROKE),
-    )
     method, path, options = request
     before = await table_counts(stack)
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.api.conftest import MASK, PRICE, STORAGE_BASE_URL, ApiStack, modify_body, serving
+from tests.api.conftest import MASK, PRICE, STORAGE_BASE_URL, ApiStack, modify_body, serving, table_counts
 from tests.fakes.gemini_server import safety
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -65,7 +65,7 @@ async def test_submitted_job_completes_prepaid_once_and_refunds_a_blocked_image(
     assert await stack.resources.store.refund_unproduced(body["jobId"]) is None
     assert len(await stack.ledger(body["productionId"])) == 2
     # Started with the summary of its row, as every way in starts a job.
-    summary = await (await stack.client.get_workflow_handle(body["jobId"]).describe()).static_summary()
+    summary = await described.static_summary()
     assert summary is not None and "simple_general · 3 images" in summary
 
 
@@ -191,14 +191,3 @@ async def test_a_body_over_the_limit_is_413_declared_or_streamed(stack: ApiStack
     assert "over the limit" in declared.json()["error"]
     assert "over the limit" in streamed.json()["error"]
     assert enqueue.json()["success"] is False
-
-
-async def table_counts(stack: ApiStack) -> tuple[int, ...]:
-    """Rows of every table a submit writes, and the producer's queue."""
-    record = await stack.resources.pool.fetchrow(
-        """SELECT (SELECT count(*) FROM quel_production_jobs), (SELECT count(*) FROM quel_production_photo),
-                  (SELECT count(*) FROM quel_credits), (SELECT count(*) FROM quel_temporal_prepaid_jobs)"""
-    )
-    assert record is not None
-    queued = await stack.resources.redis.llen(stack.settings.redis_queue)
-    return (*record.values(), queued)

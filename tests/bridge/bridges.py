@@ -16,7 +16,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypedDict, Unpack
 
 import redis.asyncio as redis
 from temporalio.client import Client
@@ -31,6 +31,16 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 60.0
 
 
+class BridgeOptions(TypedDict, total=False):
+    """What a test changes of a bridge on its servers."""
+
+    temporal: Client
+    redis_client: redis.Redis
+    bridge_id: str
+    concurrency: int
+    counters_log_seconds: float
+
+
 class InProcessBridges:
     def __init__(self, client: Client, settings: Settings, resources: Resources) -> None:
         self._client = client
@@ -38,44 +48,23 @@ class InProcessBridges:
         self._resources = resources
         self._running: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
 
-    def build(
-        self,
-        *,
-        temporal: Client | None = None,
-        redis_client: redis.Redis | None = None,
-        bridge_id: str | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        counters_log_seconds: float = COUNTERS_LOG_SECONDS,
-    ) -> QueueBridge:
+    def build(self, **options: Unpack[BridgeOptions]) -> QueueBridge:
         """A bridge on the test's servers (or the given clients), not running yet."""
         return QueueBridge(
-            redis_client=redis_client or self._resources.redis,
-            temporal=temporal or self._client,
+            redis_client=options.get("redis_client", self._resources.redis),
+            temporal=options.get("temporal", self._client),
             read_job=self._resources.store.headline,
             priorities=self._settings.priorities,
             queue=self._settings.redis_queue,
             task_queue=self._settings.temporal_task_queue,
-            bridge_id=bridge_id or f"test-{uuid.uuid4().hex[:8]}",
-            concurrency=concurrency,
-            counters_log_seconds=counters_log_seconds,
+            bridge_id=options.get("bridge_id", f"test-{uuid.uuid4().hex[:8]}"),
+            concurrency=options.get("concurrency", DEFAULT_CONCURRENCY),
+            counters_log_seconds=options.get("counters_log_seconds", COUNTERS_LOG_SECONDS),
         )
 
-    def start(
-        self,
-        *,
-        temporal: Client | None = None,
-        redis_client: redis.Redis | None = None,
-        bridge_id: str | None = None,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        counters_log_seconds: float = COUNTERS_LOG_SECONDS,
-    ) -> QueueBridge:
-        bridge = self.build(
-            temporal=temporal,
-            redis_client=redis_client,
-            bridge_id=bridge_id,
-            concurrency=concurrency,
-            counters_log_seconds=counters_log_seconds,
-        )
+    def start(self, **options: Unpack[BridgeOptions]) -> QueueBridge:
+        """`build(**options)`, running until `stop_all()`."""
+        bridge = self.build(**options)
         stop = asyncio.Event()
         self._running.append((stop, asyncio.create_task(bridge.run(stop))))
         return bridge

@@ -4,7 +4,6 @@ and every id is started once the server is back."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 import pytest
@@ -19,20 +18,14 @@ from quel.temporal_server import start_dev_server
 from tests.bridge.bridges import InProcessBridges
 from tests.bridge.job_rows import insert_pending_jobs, new_job_ids
 from tests.bridge.observe import counted, drained, ids_in_redis, processing_lists, queued, workflow_runs
+from tests.support.processes import free_port
 from tests.support.waiting import eventually
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def test_ids_wait_in_redis_while_temporal_is_down_and_all_start_when_it_is_back(
     settings: Settings, redis_client: redis.Redis, resources: Resources, bridges: InProcessBridges, tmp_path: Path
 ) -> None:
-    port, history = _free_port(), tmp_path / "temporal.db"
+    port, history = free_port(), tmp_path / "temporal.db"
     server = await start_dev_server(database_file=history, port=port, ui_port=None)
     try:
         bridge = bridges.start(temporal=server.client)

@@ -109,8 +109,6 @@ class RecordedCall:
     model: str
     api_key: str | None
     body: dict[str, Any]
-    started_at: float = 0.0
-    """`time.time()` when the request arrived."""
 
     @property
     def parts(self) -> tuple[RecordedPart, ...]:
@@ -401,7 +399,6 @@ def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
                 model=match["model"],
                 api_key=self.headers.get("x-goog-api-key"),
                 body=json.loads(raw or b"{}"),
-                started_at=time.time(),
             )
             began = time.monotonic()
             behaviour, latency = fake._begin(call)

@@ -7,7 +7,6 @@ import asyncio
 import json
 import logging
 import re
-import socket
 import urllib.request
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ from quel.settings import Settings
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.storage_server import FakeSupabaseStorage
 from tests.support.harness import harness, settings_for
+from tests.support.processes import free_port
 from tests.support.remote import GEMINI_KEY, STORAGE_KEY, with_fakes
 from tests.support.seed import fashion_job_of
 from tests.support.waiting import eventually
@@ -35,12 +35,6 @@ LEGACY_EVENTS = (
     "progress",
     "stage completed",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def metrics_client(temporal_env: WorkflowEnvironment, settings: Settings) -> Client:
