@@ -21,6 +21,7 @@ from activities.errors import application_errors, job_cancelled
 from activities.heartbeat import heartbeating
 from activities.telemetry import count_generated, excerpt, log_event, record_generator_latency
 from clients.cached_storage import CachedReads
+from clients.call_spacing import CallSpacing
 from clients.cancel_flags import CancelFlags
 from clients.image_generator import ImageGenerator
 from clients.storage import STORAGE_TIMEOUT_SECONDS, ObjectStorage
@@ -68,9 +69,11 @@ class ImageActivities:
         cancel_flags: CancelFlags,
         *,
         concurrency: int,
+        spacing: CallSpacing | None = None,
         idle_seconds: float = IDLE_SECONDS,
     ) -> None:
         self._idle_seconds = idle_seconds
+        self._spacing = spacing
         self._storage = storage
         self._references = CachedReads(storage)
         self._generator = generator
@@ -121,6 +124,7 @@ class ImageActivities:
         references, missing = await self._download(request.references, where)
         generator_request = await asyncio.to_thread(_compose, references, request)
         async with self._generator_slots:
+            turn = {"turn_wait": round(await self._spacing.wait_turn(), 3)} if self._spacing else {}
             # It may have waited a whole call for the slot: a cancel in between is honoured.
             if await self._cancel_flags.is_set(request.job_id):
                 raise job_cancelled(request.job_id)
@@ -135,6 +139,7 @@ class ImageActivities:
             parts=len(generator_request.parts),
             aspect_ratio=generator_request.aspect_ratio,
             seconds=round(latency, 3),
+            **turn,
             **where,
         )
         if await self._cancelled_after_reply(request.job_id, where):

@@ -16,6 +16,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.image_activities import UPLOAD_MAX_SECONDS, ImageActivities
 from activities.job_activities import JobActivities
+from clients.call_spacing import CallSpacing, turn_key
 from quel.allocator import map_large_buffers_separately
 from quel.metrics import export_image_backlog
 from quel.resources import Resources, open_generator, open_storage
@@ -60,7 +61,11 @@ async def running_workers(client: Client, settings: Settings, resources: Resourc
             priorities=settings.priorities,
             bounds=settings.job_bounds,
         )
-        images = ImageActivities(storage, generator, resources.cancel_flags, concurrency=settings.image_concurrency)
+        quota, image_queue = settings.gemini_max_calls_per_second, settings.temporal_image_task_queue
+        spacing = CallSpacing(resources.redis, quota, key=turn_key(image_queue)) if quota else None
+        images = ImageActivities(
+            storage, generator, resources.cancel_flags, concurrency=settings.image_concurrency, spacing=spacing
+        )
         # A stop (a deploy) lets a generator call in flight finish and its image be stored:
         # cancelled, the reply would be paid for and drawn again by the next worker.
         grace = shutdown_grace(settings)

@@ -4,6 +4,7 @@ in turn between payers."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 from temporalio.api.common.v1 import Priority
 from temporalio.api.enums.v1 import RateLimitSource, TaskQueueType
@@ -138,3 +139,19 @@ async def test_gemini_quota_is_the_image_queue_rate_limit_the_server_keeps_for_e
         described = await image_queue_once_polled(client, limited)
     assert described.effective_rate_limit.requests_per_second == 2.5
     assert described.effective_rate_limit.rate_limit_source == RateLimitSource.RATE_LIMIT_SOURCE_WORKER
+
+
+async def test_with_a_gemini_quota_the_generator_calls_are_spaced_by_it(
+    client: Client, remote_settings: Settings, fake_gemini: FakeGemini
+) -> None:
+    """The server hands out a second's worth of images (and one more) at once after an idle
+    spell; the calls themselves still reach Gemini one interval apart."""
+    calls_per_second = 2.0
+    settings = remote_settings.model_copy(update={"gemini_max_calls_per_second": calls_per_second})
+    async with harness(client, settings) as h:
+        job_id = await seed_fashion(h, 6, org_paid=True)
+        assert (await (await h.start(job_id)).result()).status == "completed"
+    starts = sorted(start for start, _ in fake_gemini.spans)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert len(starts) == 6
+    assert min(gaps) > 0.6 / calls_per_second, gaps  # the rest is the HTTP client's own jitter
