@@ -28,6 +28,7 @@ from bench.common import (
     bench_settings,
     command_line,
     local_stack,
+    run_job,
     seed_everything,
     seed_fashion_jobs,
     seed_fixture_job,
@@ -105,9 +106,8 @@ async def run_fixture(stack: Stack, settings: Settings, name: str) -> HistorySiz
 
 async def run_large(stack: Stack, settings: Settings) -> HistorySize:
     (job_id,) = await seed_fashion_jobs(settings, jobs=1, images=LARGE_JOB_IMAGES)
-    handle = await start_job(stack.client, settings, job_id)
-    result = await handle.result()
-    return measure(f"single_batch.fashion x{LARGE_JOB_IMAGES}", result.completed_images, await handle.fetch_history())
+    handle = await run_job(stack.client, settings, job_id, LARGE_JOB_IMAGES)
+    return measure(f"single_batch.fashion x{LARGE_JOB_IMAGES}", LARGE_JOB_IMAGES, await handle.fetch_history())
 
 
 def figures_of(size: HistorySize) -> list[Figure]:
