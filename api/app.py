@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
@@ -22,6 +23,7 @@ from temporalio.client import Client
 from api.auth import Authenticator, Caller
 from api.body_limit import BodyLimit
 from api.errors import ApiError, install_error_handlers
+from api.status_feeds import StatusFeeds
 from clients.api_store import ApiStore, JobAccess, UnknownAttachment, UnknownMember
 from domain.errors import InsufficientCredits
 from domain.outcome import JobStatus
@@ -52,6 +54,7 @@ class ApiContext:
     resources: Resources
     store: ApiStore
     auth: Authenticator
+    feeds: StatusFeeds
 
 
 class EnqueueRequest(BaseModel):
@@ -245,24 +248,22 @@ async def events(
 ) -> AsyncIterator[ServerSentEvent]:
     """An event (the status object) each time the status, stage, produced or failed count changes, then
     an `end` event once the job has ended, and the stream closes. A comment every 15 s keeps proxies from
-    cutting an idle stream."""
+    cutting an idle stream. The streams of one job share one status read every half second."""
     last: tuple[object, ...] | None = None
-    while True:
-        ended = view.job_status in ENDED_STATUSES and view.workflow_status != "running"
-        seen = (view.job_status, view.current_stage, view.completed_images, view.failed_images)
-        if ended:
-            yield ServerSentEvent(data=view.to_json(), event="end")
-            return
-        if seen != last:
-            yield ServerSentEvent(data=view.to_json())
-            last = seen
-        await asyncio.sleep(EVENTS_POLL_SECONDS)
-        view = await _status(ctx, job)
+    async with aclosing(ctx.feeds.follow(job, view, interval=EVENTS_POLL_SECONDS)) as views:
+        async for current in views:
+            if current.job_status in ENDED_STATUSES and current.workflow_status != "running":
+                yield ServerSentEvent(data=current.to_json(), event="end")
+                return
+            seen = (current.job_status, current.current_stage, current.completed_images, current.failed_images)
+            if seen != last:
+                yield ServerSentEvent(data=current.to_json())
+                last = seen
 
 
 async def _status(ctx: ApiContext, job: uuid.UUID) -> JobStatusView:
     # The pool, not a connection held across the Temporal calls: those can take the query's timeout,
-    # and every open event stream asks every half second.
+    # and every followed job is read every half second.
     view = await job_status(ctx.client, ctx.resources.pool, str(job), query_timeout=QUERY_TIMEOUT)
     if view is None:
         raise ApiError(404, "Job not found")
@@ -276,7 +277,9 @@ def create_app(settings: Settings, client: Client, resources: Resources) -> Fast
         title="quel-temporal",
         summary="Image jobs on Temporal: the Go server's job endpoints, with authentication and live progress.",
     )
-    app.state.context = ApiContext(settings, client, resources, store, Authenticator(settings, store))
+    feeds = StatusFeeds(lambda job: _status(ctx, job))
+    ctx = ApiContext(settings, client, resources, store, Authenticator(settings, store), feeds)
+    app.state.context = ctx
     install_error_handlers(app)
     app.include_router(health)
     app.include_router(jobs)
