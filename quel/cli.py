@@ -70,7 +70,7 @@ def _settings(*, readable_logs: bool = False) -> Settings:
 
 
 def _run(main: Callable[[asyncio.Event], Awaitable[None]], settings: Settings) -> NoReturn:
-    """Runs `main` until it returns or SIGINT/SIGTERM asks it to stop.
+    """Runs `main` until it returns or SIGINT/SIGTERM/SIGHUP asks it to stop.
 
     A dependency that cannot be reached ends the command with one plain line, secrets masked.
     """
@@ -88,6 +88,10 @@ def _run(main: Callable[[asyncio.Event], Awaitable[None]], settings: Settings) -
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        # The terminal closed: stop as for Ctrl-C, or `quel dev`'s embedded servers outlive it.
+        # Under nohup (SIGHUP ignored) it keeps running.
+        if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+            loop.add_signal_handler(signal.SIGHUP, stop.set)
         await main(stop)
 
     code = 0

@@ -19,11 +19,14 @@ SECRETS = {
 }
 
 
-def run_quel(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def quel_env(env: dict[str, str]) -> dict[str, str]:
+    """This environment without the services it may point at, plus `env`: quel starts its own."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "DATABASE_", "REDIS_", "GEMINI_"))}
-    return subprocess.run(
-        [*QUEL, *args], env={**clean, **env}, cwd=cwd, capture_output=True, text=True, timeout=timeout
-    )
+    return {**clean, **env}
+
+
+def run_quel(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*QUEL, *args], env=quel_env(env), cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.mark.parametrize(
