@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import socket
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -31,6 +30,7 @@ from tests.fakes.gemini_server import (
     safety,
     status,
 )
+from tests.support.processes import free_port
 
 API_KEY = "AIzaFAKE-key-that-must-never-leak-0123456789"
 MODEL = "gemini-2.5-flash-image"
@@ -236,10 +236,9 @@ async def test_reply_slower_than_the_timeout_is_transient(fake: FakeGemini) -> N
 
 @pytest.mark.asyncio
 async def test_unreachable_server_is_transient() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    generator = GeminiGenerator(api_key=API_KEY, model=MODEL, base_url=f"http://127.0.0.1:{port}", timeout_seconds=2)
+    generator = GeminiGenerator(
+        api_key=API_KEY, model=MODEL, base_url=f"http://127.0.0.1:{free_port()}", timeout_seconds=2
+    )
     try:
         error = await _failure(generator)
     finally:
