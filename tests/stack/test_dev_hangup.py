@@ -20,7 +20,7 @@ from tests.support.processes import free_port
 READY = b"Press Ctrl-C to stop."
 
 
-def read_until(descriptor: int, marker: bytes, *, timeout: float) -> bytes:
+def read_until(descriptor: int, marker: bytes, *, timeout: float) -> None:
     seen = b""
     deadline = time.monotonic() + timeout
     while marker not in seen:
@@ -31,7 +31,6 @@ def read_until(descriptor: int, marker: bytes, *, timeout: float) -> bytes:
             chunk = os.read(descriptor, 4096)
             assert chunk, seen.decode(errors="replace")[-2000:]
             seen += chunk
-    return seen
 
 
 def servers_of(folder: Path) -> list[psutil.Process]:
